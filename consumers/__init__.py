@@ -1,0 +1,1 @@
+"""Turning inbound messages into commands: decoding, handlers, ingest, Kafka, dead letters."""

@@ -1,0 +1,319 @@
+"""The engine: applies batches of inbound messages with exactly-once effect.
+
+Per batch it decodes, drops message ids seen before, applies the rest in order, and
+commits the events together with the journal (processed ids, rejections, dead letters,
+parked messages, deadlines, offsets, the watermark) in one transaction.
+
+Time is event time. Before a message is applied, the deadlines it has overtaken are
+settled first (its order's, and those of its account's other orders), so that the outcome
+never depends on how far the watermark happens to have moved.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from smsledger.domain import ids, ledger
+from smsledger.domain.account import Account
+from smsledger.domain.errors import CurrencyMismatch, Refused
+from smsledger.domain.order import Order
+from smsledger.domain.policies import Policy
+from smsledger.domain.refund import RefundRequest
+from smsledger.projections.formats import iso
+
+from .handlers import HANDLERS, Ignored, Park
+from .journal import Batch, Inbound, LedgerStore, Parked
+from .messages import DecodeError, Message, decode
+
+PARK_LIMIT = timedelta(hours=1)
+
+
+@dataclass
+class Counts:
+    applied: int = 0
+    rejected: int = 0
+    ignored: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    parked: int = 0
+    expired: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+@dataclass
+class _Deadlines:
+    """A heap of (due, aggregate id) with lazy deletion, mirrored to the journal."""
+
+    heap: list[tuple[datetime, str, UUID]] = field(default_factory=list)
+    due: dict[UUID, datetime] = field(default_factory=dict)
+
+    def set(self, aggregate_id: UUID, kind: str, due: datetime | None) -> bool:
+        if self.due.get(aggregate_id) == due:
+            return False
+        if due is None:
+            self.due.pop(aggregate_id, None)
+        else:
+            self.due[aggregate_id] = due
+            heapq.heappush(self.heap, (due, kind, aggregate_id))
+        return True
+
+    def pop_before(self, limit: datetime) -> tuple[str, UUID] | None:
+        while self.heap and self.heap[0][0] < limit:
+            due, kind, aggregate_id = heapq.heappop(self.heap)
+            if self.due.get(aggregate_id) == due:
+                return kind, aggregate_id
+        return None
+
+
+class Engine:
+    """Applies messages to the ledger; one engine per writer of a set of accounts."""
+
+    def __init__(
+        self, store: LedgerStore, policy: Policy, *, consumer_group: str = "",
+        park_limit: timedelta = PARK_LIMIT,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.consumer_group = consumer_group
+        self.park_limit = park_limit
+        self.counts = Counts()
+        self.watermark: datetime | None = store.watermark()
+        self._deadlines = _Deadlines()
+        for aggregate_id, kind, due in store.deadlines():
+            self._deadlines.set(aggregate_id, kind, due)
+        self._parked: dict[tuple[str, str], dict[str, Parked]] = defaultdict(dict)
+        for parked in store.parked():
+            self._parked[(parked.kind, parked.subject)][parked.message_id] = parked
+        self._batch = self._new_batch()
+        self._seen_in_batch: set[str] = set()
+
+    # The Context the handlers see.
+
+    def account(self, ref: str) -> Account | None:
+        return self._get(ids.account_id(ref))  # type: ignore[return-value]
+
+    def order(self, ref: str) -> Order | None:
+        return self._get(ids.order_id(ref))  # type: ignore[return-value]
+
+    def refund(self, ref: str) -> RefundRequest | None:
+        return self._get(ids.refund_request_id(ref))  # type: ignore[return-value]
+
+    def open_orders(self, account: Account) -> list[Order]:
+        found = [self.order(ref) for ref in account.holds]
+        return [o for o in found if o is not None and not o.is_final]
+
+    def touch(self, *aggregates: Account | Order | RefundRequest) -> None:
+        for aggregate in aggregates:
+            self._batch.aggregates[aggregate.id] = aggregate
+            if isinstance(aggregate, Order | RefundRequest):
+                kind = "order" if isinstance(aggregate, Order) else "request"
+                if self._deadlines.set(aggregate.id, kind, aggregate.deadline):
+                    self._batch.deadlines[aggregate.id] = (kind, aggregate.deadline)
+
+    def _get(self, aggregate_id: UUID) -> Account | Order | RefundRequest | None:
+        pending = self._batch.aggregates.get(aggregate_id)
+        if pending is not None:
+            return pending  # type: ignore[return-value]
+        return self.store.get(aggregate_id)  # type: ignore[return-value]
+
+    # Batches.
+
+    def process(self, records: Iterable[Inbound]) -> None:
+        """Apply records in order; the caller commits with `commit()`."""
+        decoded: list[tuple[Inbound, Message | DecodeError]] = []
+        for inbound in records:
+            try:
+                decoded.append((inbound, decode(inbound.raw)))
+            except DecodeError as error:
+                decoded.append((inbound, error))
+        ids_ = [m.id if isinstance(m, Message) else m.message_id for _, m in decoded]
+        known = [i for i in ids_ if i is not None]
+        seen = self.store.seen(known) if known else set()
+        for (inbound, message), message_id in zip(decoded, ids_, strict=True):
+            if message_id is not None and (
+                message_id in seen or message_id in self._seen_in_batch
+            ):
+                self.counts.duplicates += 1
+            elif isinstance(message, DecodeError):
+                self._dead_letter(inbound, message.reason, message.detail, message_id)
+            else:
+                self._seen_in_batch.add(message.id)
+                self.advance(message.at)
+                self._apply(inbound, message)
+            self._record_offset(inbound)
+
+    def _record_offset(self, inbound: Inbound) -> None:
+        if inbound.partition is not None and inbound.offset is not None:
+            self._batch.offsets[(inbound.source, inbound.partition)] = inbound.offset + 1
+
+    def advance(self, watermark: datetime) -> None:
+        """Move the watermark forward and settle every deadline it has passed."""
+        if self.watermark is not None and watermark <= self.watermark:
+            return
+        self.watermark = watermark
+        self._batch.watermark = watermark
+        self._expire_before(watermark)
+        self._expire_parked(watermark)
+
+    def _expire_before(self, limit: datetime) -> None:
+        while (due := self._deadlines.pop_before(limit)) is not None:
+            kind, aggregate_id = due
+            self._expire(kind, aggregate_id)
+
+    def _expire(self, kind: str, aggregate_id: UUID) -> None:
+        aggregate = self._get(aggregate_id)
+        if isinstance(aggregate, Order) and not aggregate.is_final:
+            account = self.account(aggregate.account)
+            assert account is not None, f"order {aggregate.order} has no account"
+            ledger.expire_order(aggregate, account)
+            self.touch(aggregate, account)
+            self.counts.expired += 1
+        elif isinstance(aggregate, RefundRequest) and aggregate.deadline is not None:
+            account = self.account(aggregate.account)
+            assert account is not None, f"refund {aggregate.request} has no account"
+            ledger.expire_refund(aggregate, account)
+            self.touch(aggregate, account)
+            self.counts.expired += 1
+
+    def _settle_overtaken(self, message: Message) -> None:
+        """Deadlines before this message's time, of its order and its account, go first."""
+        order_ref = message.data.get("order")
+        order = self.order(order_ref) if order_ref else None
+        if order is not None and order.deadline is not None and order.deadline < message.at:
+            self._expire("order", order.id)
+        account_ref = message.data.get("account") or (order.account if order else None)
+        account = self.account(account_ref) if account_ref else None
+        if account is None:
+            return
+        for ref in sorted(account.holds):
+            held = self.order(ref)
+            if held is not None and held.deadline is not None and held.deadline < message.at:
+                self._expire("order", held.id)
+        for ref in sorted(account.pending_refunds):
+            refund = self.refund(ref)
+            if refund is not None and refund.deadline is not None and refund.deadline < message.at:
+                self._expire("request", refund.id)
+
+    def _apply(self, inbound: Inbound, message: Message) -> None:
+        self._settle_overtaken(message)
+        try:
+            outcome = HANDLERS[message.type](self, message)
+        except Refused as refusal:
+            self._reject(message, refusal)
+            return
+        except CurrencyMismatch as error:
+            self._dead_letter(inbound, error.reason, str(error), message.id)
+            return
+        if isinstance(outcome, Park):
+            self._park(inbound, message, outcome)
+            return
+        if isinstance(outcome, Ignored):
+            self.counts.ignored += 1
+            self._processed(message, "ignored", outcome.reason)
+        else:
+            self.counts.applied += 1
+            self._processed(message, "applied", None)
+        self._unpark_for(message)
+
+    def _processed(self, message: Message, outcome: str, reason: str | None) -> None:
+        self._batch.processed.append((message.id, message.type, outcome, reason))
+
+    def _reject(self, message: Message, refusal: Refused) -> None:
+        self.counts.rejected += 1
+        self._processed(message, "rejected", refusal.reason)
+        subject = next(
+            (message.data[k] for k in ("order", "request", "deposit") if message.data.get(k)),
+            None,
+        )
+        self._batch.rejections.append((
+            message.id, message.type, iso(message.at), message.data.get("account"),
+            subject, refusal.reason, refusal.detail, ",".join(refusal.rules),
+        ))
+
+    def _dead_letter(
+        self, inbound: Inbound, reason: str, detail: str, message_id: str | None
+    ) -> None:
+        """Keep the original bytes and why; the id counts as seen, whatever its payload."""
+        self.counts.dead_lettered += 1
+        if message_id is not None:
+            self._seen_in_batch.add(message_id)
+            self._batch.processed.append((message_id, "", "dead_lettered", reason))
+        self._batch.dead_letters.append((
+            message_id, reason, detail, inbound.source, inbound.partition, inbound.offset,
+            inbound.raw,
+        ))
+
+    # Parking: messages about orders or refund requests that are not known yet.
+
+    def _park(self, inbound: Inbound, message: Message, park: Park) -> None:
+        self.counts.parked += 1
+        parked = Parked(message.id, park.kind, park.subject, message.at, inbound)
+        self._parked[(park.kind, park.subject)][message.id] = parked
+        self._batch.parked[message.id] = parked
+
+    def _unpark_for(self, message: Message) -> None:
+        if message.type == "order.requested":
+            key = ("order", message.data["order"])
+        elif message.type == "refund.requested":
+            key = ("request", message.data["request"])
+        else:
+            return
+        waiting = self._parked.pop(key, None)
+        if not waiting:
+            return
+        for parked in sorted(waiting.values(), key=lambda p: (p.at, p.message_id)):
+            self._unpark(parked)
+            retried = decode(parked.inbound.raw)
+            self._apply(parked.inbound, retried)
+
+    def _unpark(self, parked: Parked) -> None:
+        self.counts.parked -= 1
+        if self._batch.parked.pop(parked.message_id, None) is None:
+            self._batch.unparked.add(parked.message_id)
+
+    def _expire_parked(self, watermark: datetime) -> None:
+        limit = watermark - self.park_limit
+        self._dead_letter_parked(lambda p: p.at < limit)
+
+    def dead_letter_all_parked(self) -> None:
+        """At the end of a finite input: whatever still waits will not be resolved by it."""
+        self._dead_letter_parked(lambda p: True)
+
+    def _dead_letter_parked(self, condition) -> None:  # type: ignore[no-untyped-def]
+        for key in list(self._parked):
+            waiting = self._parked[key]
+            for message_id, parked in list(waiting.items()):
+                if condition(parked):
+                    del waiting[message_id]
+                    self._unpark(parked)
+                    self._dead_letter(
+                        parked.inbound, f"unknown_{parked.kind}",
+                        f"no {parked.kind} {parked.subject} arrived", message_id,
+                    )
+            if not waiting:
+                del self._parked[key]
+
+    def commit(self) -> None:
+        batch = self._batch
+        if len(batch) or batch.aggregates or batch.offsets or batch.watermark:
+            try:
+                self.store.commit(batch)
+            except BaseException:
+                self.store.forget(list(batch.aggregates))
+                raise
+        self._batch = self._new_batch()
+        self._seen_in_batch.clear()
+
+    def _new_batch(self) -> Batch:
+        return Batch(consumer_group=self.consumer_group, policy=self.policy.name)
+
+    @property
+    def pending(self) -> int:
+        return len(self._batch)

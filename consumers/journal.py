@@ -1,0 +1,97 @@
+"""What one batch writes besides events: the message journal, kept in the event store's
+transaction so that processing and its record of processing commit or vanish together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+# Portable DDL (SQLite and PostgreSQL); `{blob}` is BLOB or BYTEA.
+JOURNAL_TABLES = (
+    """CREATE TABLE IF NOT EXISTS processed_messages (
+        message_id TEXT PRIMARY KEY, type TEXT NOT NULL, outcome TEXT NOT NULL,
+        reason TEXT)""",
+    """CREATE TABLE IF NOT EXISTS rejections (
+        message_id TEXT PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, account TEXT,
+        subject TEXT, reason TEXT NOT NULL, detail TEXT NOT NULL, rules TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS dead_letters (
+        seq {serial}, message_id TEXT, reason TEXT NOT NULL,
+        detail TEXT NOT NULL, source TEXT NOT NULL, partition_no INTEGER,
+        offset_no BIGINT, raw {blob} NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS parked_messages (
+        message_id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
+        at TEXT NOT NULL, source TEXT NOT NULL, partition_no INTEGER, offset_no BIGINT,
+        raw {blob} NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS deadlines (
+        aggregate_id TEXT PRIMARY KEY, kind TEXT NOT NULL, due TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS consumer_offsets (
+        consumer_group TEXT NOT NULL, topic TEXT NOT NULL, partition_no INTEGER NOT NULL,
+        next_offset BIGINT NOT NULL, PRIMARY KEY (consumer_group, topic, partition_no))""",
+    """CREATE TABLE IF NOT EXISTS ledger_clock (
+        id INTEGER PRIMARY KEY, watermark TEXT NOT NULL, policy TEXT NOT NULL)""",
+)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One raw input record and where it came from."""
+
+    raw: bytes
+    source: str  # topic name, file name or "-"
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Parked:
+    message_id: str
+    kind: str  # "order" or "request"
+    subject: str
+    at: datetime
+    inbound: Inbound
+
+
+@dataclass
+class Batch:
+    """Everything one transaction commits."""
+
+    aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
+    processed: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    rejections: list[tuple[Any, ...]] = field(default_factory=list)
+    dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
+    parked: dict[str, Parked] = field(default_factory=dict)
+    unparked: set[str] = field(default_factory=set)
+    deadlines: dict[UUID, tuple[str, datetime | None]] = field(default_factory=dict)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    consumer_group: str = ""
+    watermark: datetime | None = None
+    policy: str = ""
+
+    def __len__(self) -> int:
+        return len(self.processed) + len(self.dead_letters) + len(self.parked)
+
+
+class LedgerStore(Protocol):
+    """The event store as the consumers see it; `infra.store` implements it."""
+
+    def get(self, aggregate_id: UUID) -> Aggregate | None: ...
+
+    def seen(self, message_ids: list[str]) -> set[str]: ...
+
+    def deadlines(self) -> list[tuple[UUID, str, datetime]]: ...
+
+    def parked(self) -> list[Parked]: ...
+
+    def watermark(self) -> datetime | None: ...
+
+    def policy_name(self) -> str | None: ...
+
+    def offsets(self, consumer_group: str) -> dict[tuple[str, int], int]: ...
+
+    def commit(self, batch: Batch) -> None: ...
+
+    def forget(self, aggregate_ids: list[UUID]) -> None: ...

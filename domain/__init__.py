@@ -1,0 +1,1 @@
+"""The pure domain: aggregates, events, the order lifecycle, money and refund policies."""

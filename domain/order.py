@@ -1,0 +1,252 @@
+"""The `Order` aggregate: one number activation, driven by the order lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from .errors import Refused, TransitionRejected
+from .lifecycle import FINAL_STATES, target_of
+
+
+class Order(Aggregate):
+    """A customer's purchase of one number; events record decisions, `apply` only assigns."""
+
+    def __init__(self) -> None:
+        self.state = "new"
+        self.provider: str | None = None
+        self.phone: str | None = None
+        self.activation: str | None = None
+        self.issued_price: int | None = None
+        self.issued_at: datetime | None = None
+        self.sms_count = 0
+        self.first_sms_at: datetime | None = None
+        self.code: str | None = None
+        self.text_complete = False
+        self.charged = 0
+        self.released = 0
+        self.reason: str | None = None
+
+    class Requested(Aggregate.Created):
+        order: str
+        account: str
+        service: str
+        country: str
+        price: int
+        deadline: datetime
+        policy: str
+
+        def apply(self, order: Order) -> None:
+            order._set_request(self)
+            order.deadline = self.deadline
+            order.state = "requested"
+
+    class Rejected(Aggregate.Created):
+        order: str
+        account: str
+        service: str
+        country: str
+        price: int
+        reason: str
+
+        def apply(self, order: Order) -> None:
+            order._set_request(self)
+            order.deadline = None
+            order.reason = self.reason
+            order.state = "rejected"
+
+    class Issued(Aggregate.Event):
+        provider: str
+        phone: str
+        activation: str
+        price: int
+        deadline: datetime
+
+        def apply(self, order: Order) -> None:
+            order.provider = self.provider
+            order.phone = self.phone
+            order.activation = self.activation
+            order.issued_price = self.price
+            order.issued_at = self.timestamp
+            order.deadline = self.deadline
+            order.state = "waiting_sms"
+
+    class Failed(Aggregate.Event):
+        reason: str
+        released: int
+
+        def apply(self, order: Order) -> None:
+            order._close("failed", self.reason, released=self.released)
+
+    class SmsReceived(Aggregate.Event):
+        text: str
+        code: str | None
+
+        def apply(self, order: Order) -> None:
+            order.sms_count += 1
+            if order.first_sms_at is None:
+                order.first_sms_at = self.timestamp
+            order.code = self.code
+            order.text_complete = self.code is not None
+            order.state = "sms_received"
+
+    class AnotherSmsRequested(Aggregate.Event):
+        def apply(self, order: Order) -> None:
+            order.state = "waiting_retry"
+
+    class Completed(Aggregate.Event):
+        charged: int
+        released: int
+        by: str  # "customer" or "window"
+
+        def apply(self, order: Order) -> None:
+            order._close("completed", None, released=self.released, charged=self.charged)
+
+    class Cancelled(Aggregate.Event):
+        reason: str
+        released: int
+        policy: str
+        rules: tuple[str, ...]
+
+        def apply(self, order: Order) -> None:
+            order._close("cancelled", self.reason, released=self.released)
+
+    class TimedOut(Aggregate.Event):
+        released: int
+
+        def apply(self, order: Order) -> None:
+            order._close("timed_out", "no_sms", released=self.released)
+
+    class Refunded(Aggregate.Event):
+        complaint: str
+        released: int
+        policy: str
+        rules: tuple[str, ...]
+
+        def apply(self, order: Order) -> None:
+            order._close("refunded", self.complaint, released=self.released)
+
+    def _set_request(self, event: Order.Requested | Order.Rejected) -> None:
+        self.order = event.order
+        self.account = event.account
+        self.service = event.service
+        self.country = event.country
+        self.price = event.price
+        self.requested_at = event.timestamp
+
+    def _close(self, state: str, reason: str | None, *, released: int, charged: int = 0) -> None:
+        self.state = state
+        self.reason = reason
+        self.released = released
+        self.charged = charged
+        self.deadline = None
+
+    # Decisions. Each validates against the lifecycle first, then triggers one event.
+
+    @classmethod
+    def request(
+        cls, *, id: UUID, order: str, account: str, service: str, country: str,  # noqa: A002
+        price: int, at: datetime, window: timedelta, policy: str,
+    ) -> Order:
+        return cls._create(
+            cls.Requested, id=id, timestamp=at, order=order, account=account, service=service,
+            country=country, price=price, deadline=at + window, policy=policy,
+        )
+
+    @classmethod
+    def reject(
+        cls, *, id: UUID, order: str, account: str, service: str, country: str,  # noqa: A002
+        price: int, at: datetime, reason: str,
+    ) -> Order:
+        return cls._create(
+            cls.Rejected, id=id, timestamp=at, order=order, account=account, service=service,
+            country=country, price=price, reason=reason,
+        )
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def capture_amount(self) -> int:
+        return self.price if self.issued_price is None else self.issued_price
+
+    def check(self, transition: str, refusal: str | None = None) -> str:
+        """The target state of `transition`, or a refusal naming why it cannot happen."""
+        target = target_of(self.state, transition)
+        if target is None:
+            reason = refusal or ("order_closed" if self.is_final else "invalid_transition")
+            raise TransitionRejected(self.state, transition, reason)
+        return target
+
+    def issue(
+        self, *, provider: str, phone: str, activation: str, price: int | None,
+        at: datetime, window: timedelta,
+    ) -> None:
+        self.check("issue_number")
+        issued = self.price if price is None else price
+        if issued > self.price:
+            raise Refused("price_above_hold", f"issued price {issued} > held {self.price}")
+        self.trigger_event(
+            self.Issued, timestamp=at, provider=provider, phone=phone,
+            activation=activation, price=issued, deadline=at + window,
+        )
+
+    def fail(self, *, reason: str, at: datetime) -> None:
+        self.check("fail")
+        self.trigger_event(self.Failed, timestamp=at, reason=reason, released=self.price)
+
+    def receive_sms(self, *, text: str, code: str | None, at: datetime) -> None:
+        self.check("receive_sms", "not_waiting_for_sms")
+        self.trigger_event(self.SmsReceived, timestamp=at, text=text, code=code)
+
+    def request_another_sms(self, *, at: datetime) -> None:
+        self.check("request_another_sms", "no_sms_to_replace")
+        self.trigger_event(self.AnotherSmsRequested, timestamp=at)
+
+    def complete(self, *, at: datetime, by: str) -> None:
+        self.check("complete", "no_sms_received")
+        charged = self.capture_amount
+        self.trigger_event(
+            self.Completed, timestamp=at, charged=charged, released=self.price - charged, by=by
+        )
+
+    def cancel(
+        self, *, at: datetime, reason: str, policy: str, rules: tuple[str, ...] = (),
+        forced: bool = False, lock: timedelta = timedelta(0),
+    ) -> None:
+        if forced:
+            self.check("force_cancel")
+        else:
+            refusal = "code_received" if self.state in ("sms_received", "waiting_retry") else None
+            self.check("cancel", refusal)
+            started = self.issued_at or self.requested_at
+            if at < started + lock:
+                raise Refused("cancel_locked", f"cancel allowed from {started + lock}")
+        self.trigger_event(
+            self.Cancelled, timestamp=at, reason=reason, released=self.price,
+            policy=policy, rules=rules,
+        )
+
+    def expire(self) -> None:
+        """The activation window ended: the outcome depends on how far the order got."""
+        at = self.deadline
+        if at is None or self.is_final:
+            raise Refused("not_expirable", f"order in state {self.state} has no deadline")
+        if self.state == "requested":
+            self.check("fail")
+            self.trigger_event(self.Failed, timestamp=at, reason="no_number", released=self.price)
+        elif self.state == "waiting_sms":
+            self.check("time_out")
+            self.trigger_event(self.TimedOut, timestamp=at, released=self.price)
+        else:
+            self.complete(at=at, by="window")
+
+    def refund(self, *, complaint: str, at: datetime, policy: str, rule: str) -> None:
+        self.check("refund", "no_sms_received")
+        self.trigger_event(
+            self.Refunded, timestamp=at, complaint=complaint, released=self.price,
+            policy=policy, rules=(rule,),
+        )

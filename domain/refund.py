@@ -1,0 +1,110 @@
+"""The `RefundRequest` aggregate: a request to send deposits back to the payment method."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from .errors import Refused
+from .policies import RefundDecision
+
+OPEN_REFUND_STATUSES = frozenset({"awaiting_details", "approved"})
+
+
+class RefundRequest(Aggregate):
+    """Decided once, at request time; later events only move it along."""
+
+    def __init__(self) -> None:
+        self.fee = 0
+        self.paid_at: datetime | None = None
+
+    class Decided(Aggregate.Created):
+        request: str
+        account: str
+        reason: str
+        requested: int | None
+        status: str
+        amount: int
+        allocations: list[list]
+        rules: list[str]
+        policy: str
+        details_due: datetime | None
+        review_due: datetime | None
+        payout_due: datetime | None
+
+        def apply(self, refund: RefundRequest) -> None:
+            refund.request = self.request
+            refund.account = self.account
+            refund.reason = self.reason
+            refund.requested = self.requested
+            refund.status = self.status
+            refund.amount = self.amount
+            refund.allocations = self.allocations
+            refund.rules = list(self.rules)
+            refund.policy = self.policy
+            refund.requested_at = self.timestamp
+            refund.details_due = self.details_due
+            refund.review_due = self.review_due
+            refund.payout_due = self.payout_due
+
+    class DetailsProvided(Aggregate.Event):
+        def apply(self, refund: RefundRequest) -> None:
+            refund.status = "approved"
+            refund.details_due = None
+
+    class Expired(Aggregate.Event):
+        rules: list[str]
+
+        def apply(self, refund: RefundRequest) -> None:
+            refund.status = "expired"
+            refund.rules = [*refund.rules, *self.rules]
+            refund.details_due = None
+
+    class Paid(Aggregate.Event):
+        fee: int
+
+        def apply(self, refund: RefundRequest) -> None:
+            refund.status = "paid"
+            refund.fee = self.fee
+            refund.paid_at = self.timestamp
+
+    @classmethod
+    def decide(
+        cls, *, id: UUID, request: str, account: str, reason: str,  # noqa: A002
+        requested: int | None, decision: RefundDecision, policy: str, at: datetime,
+        details_due: datetime | None, review_due: datetime | None, payout_due: datetime | None,
+    ) -> RefundRequest:
+        return cls._create(
+            cls.Decided, id=id, timestamp=at, request=request, account=account, reason=reason,
+            requested=requested, status=decision.status, amount=decision.amount,
+            allocations=[[a.deposit, a.amount] for a in decision.allocations],
+            rules=list(decision.rules), policy=policy,
+            details_due=details_due if decision.status == "awaiting_details" else None,
+            review_due=review_due if decision.status != "rejected" else None,
+            payout_due=payout_due if decision.status != "rejected" else None,
+        )
+
+    @property
+    def deadline(self) -> datetime | None:
+        return self.details_due if self.status == "awaiting_details" else None
+
+    def provide_details(self, *, at: datetime) -> None:
+        if self.status != "awaiting_details":
+            raise Refused("not_awaiting_details", f"refund {self.request} is {self.status}")
+        self.trigger_event(self.DetailsProvided, timestamp=at)
+
+    def expire(self, rule: str) -> None:
+        if self.status != "awaiting_details" or self.details_due is None:
+            raise Refused("not_awaiting_details", f"refund {self.request} is {self.status}")
+        self.trigger_event(self.Expired, timestamp=self.details_due, rules=[rule])
+
+    def pay(self, *, fee: int, at: datetime) -> None:
+        if self.status == "paid":
+            raise Refused("already_paid", f"refund {self.request} was already paid")
+        if self.status != "approved":
+            raise Refused("not_approved", f"refund {self.request} is {self.status}")
+        if fee > self.amount:
+            raise Refused("fee_above_amount", f"fee {fee} exceeds refund {self.amount}")
+        self.trigger_event(self.Paid, timestamp=at, fee=fee)

@@ -1,0 +1,1 @@
+"""Settings, stores, transcoding, Kafka clients, the broker launcher, the CLI and wiring."""

@@ -1,0 +1,54 @@
+"""The composition point: builds the ledger from explicit `Settings`; nothing connects earlier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from smsledger.consumers.engine import Engine
+from smsledger.domain.policies import Policy, policy_named
+from smsledger.projections import runner
+from smsledger.projections.runner import LedgerClock
+
+from .settings import Settings
+from .stores import OpenStore, open_store
+
+
+@dataclass
+class Ledger:
+    """One opened store with its policy: engines, projections and queries hang off it."""
+
+    settings: Settings
+    opened: OpenStore
+    policy: Policy
+
+    def engine(self, consumer_group: str = "") -> Engine:
+        return Engine(self.opened.store, self.policy, consumer_group=consumer_group)
+
+    def clock(self) -> LedgerClock:
+        """The event-time clock and the policy the ledger was last run with."""
+        stored = self.opened.store.policy_name()
+        policy = policy_named(stored) if stored else self.policy
+        return LedgerClock(self.opened.store.watermark(), policy)
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        return runner.catch_up(
+            self.opened.database, self.opened.recorder, self.opened.mapper, self.clock(),
+            progress=progress,
+        )
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        return runner.rebuild(
+            self.opened.database, self.opened.recorder, self.opened.mapper, self.clock(),
+            progress=progress,
+        )
+
+    def close(self) -> None:
+        self.opened.close()
+
+
+def bootstrap(settings: Settings) -> Ledger:
+    policy = policy_named(settings.policy)
+    opened = open_store(settings.store)
+    runner.create_tables(opened.database)
+    return Ledger(settings, opened, policy)

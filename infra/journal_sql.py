@@ -1,0 +1,91 @@
+"""Writing a batch's journal rows inside the event store's transaction (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsledger.consumers.journal import JOURNAL_TABLES, Batch
+
+SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
+POSTGRES_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY"}
+
+
+def journal_ddl(types: dict[str, str]) -> list[str]:
+    return [statement.format(**types) for statement in JOURNAL_TABLES]
+
+
+def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
+    """Insert the journal rows of `batch` with DB-API `cursor`."""
+
+    def sql(statement: str) -> str:
+        return statement if placeholder == "?" else statement.replace("?", placeholder)
+
+    if batch.unparked:
+        cursor.executemany(
+            sql("DELETE FROM parked_messages WHERE message_id = ?"),
+            [(m,) for m in sorted(batch.unparked)],
+        )
+    if batch.processed:
+        cursor.executemany(
+            sql("INSERT INTO processed_messages VALUES (?, ?, ?, ?)"), batch.processed
+        )
+    if batch.rejections:
+        cursor.executemany(
+            sql("INSERT INTO rejections VALUES (?, ?, ?, ?, ?, ?, ?, ?)"), batch.rejections
+        )
+    if batch.dead_letters:
+        cursor.executemany(
+            sql(
+                "INSERT INTO dead_letters (message_id, reason, detail, source, partition_no,"
+                " offset_no, raw) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
+            batch.dead_letters,
+        )
+    if batch.parked:
+        cursor.executemany(
+            sql("INSERT INTO parked_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+            [
+                (p.message_id, p.kind, p.subject, p.at.isoformat(), p.inbound.source,
+                 p.inbound.partition, p.inbound.offset, p.inbound.raw)
+                for p in batch.parked.values()
+            ],
+        )
+    _write_deadlines(cursor, batch, sql)
+    if batch.offsets:
+        cursor.executemany(
+            sql(
+                "INSERT INTO consumer_offsets VALUES (?, ?, ?, ?) ON CONFLICT"
+                " (consumer_group, topic, partition_no) DO UPDATE SET"
+                " next_offset = excluded.next_offset"
+            ),
+            [(batch.consumer_group, t, p, o) for (t, p), o in sorted(batch.offsets.items())],
+        )
+    if batch.watermark is not None:
+        cursor.execute(
+            sql(
+                "INSERT INTO ledger_clock VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " watermark = CASE WHEN excluded.watermark > ledger_clock.watermark"
+                " THEN excluded.watermark ELSE ledger_clock.watermark END,"
+                " policy = excluded.policy"
+            ),
+            (batch.watermark.isoformat(), batch.policy),
+        )
+
+
+def _write_deadlines(cursor: Any, batch: Batch, sql: Any) -> None:
+    upserts = [
+        (aggregate_id.hex, kind, due.isoformat())
+        for aggregate_id, (kind, due) in batch.deadlines.items()
+        if due is not None
+    ]
+    deletes = [(a.hex,) for a, (_, due) in batch.deadlines.items() if due is None]
+    if upserts:
+        cursor.executemany(
+            sql(
+                "INSERT INTO deadlines VALUES (?, ?, ?) ON CONFLICT (aggregate_id)"
+                " DO UPDATE SET due = excluded.due, kind = excluded.kind"
+            ),
+            upserts,
+        )
+    if deletes:
+        cursor.executemany(sql("DELETE FROM deadlines WHERE aggregate_id = ?"), deletes)

@@ -1,0 +1,116 @@
+"""Settings: one frozen dataclass built from command-line flags and the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DEFAULT_STORE = "sqlite:///./smsledger.db"
+DEFAULT_POLICY = "sms-service"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Kafka topic names; the three inbound topics must share one partition count."""
+
+    provider: str = "sms.provider.events"
+    customer: str = "sms.customer.commands"
+    payments: str = "sms.payments.events"
+    ledger: str = "sms.ledger.events"
+
+    @property
+    def inbound(self) -> tuple[str, str, str]:
+        return (self.provider, self.customer, self.payments)
+
+    @staticmethod
+    def dead_letter(topic: str) -> str:
+        return f"{topic}.dlq"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Connection and consumer-group settings, passed through to kafka-python."""
+
+    bootstrap: str = "127.0.0.1:9092"
+    group_id: str = "smsledger"
+    topics: Topics = field(default_factory=Topics)
+    batch_size: int = 2000
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def client_options(self) -> dict[str, Any]:
+        """Options common to producers, consumers and admin clients."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap.split(","),
+            "security_protocol": self.security_protocol,
+        }
+        optional = {
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.sasl_username,
+            "sasl_plain_password": self.sasl_password,
+            "ssl_cafile": self.ssl_cafile,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
+        }
+        options.update({k: v for k, v in optional.items() if v is not None})
+        return options
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the application is built from; see `infra.bootstrap`."""
+
+    store: str = DEFAULT_STORE
+    policy: str = DEFAULT_POLICY
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    batch_size: int = 2000
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _env_int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{key} must be an integer, got {raw!r}") from None
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from SMSLEDGER_* variables; flags override them in the CLI."""
+    env = os.environ if env is None else env
+    topics = Topics(
+        provider=env.get("SMSLEDGER_TOPIC_PROVIDER", Topics.provider),
+        customer=env.get("SMSLEDGER_TOPIC_CUSTOMER", Topics.customer),
+        payments=env.get("SMSLEDGER_TOPIC_PAYMENTS", Topics.payments),
+        ledger=env.get("SMSLEDGER_TOPIC_LEDGER", Topics.ledger),
+    )
+    kafka = KafkaSettings(
+        bootstrap=env.get("SMSLEDGER_BOOTSTRAP", KafkaSettings.bootstrap),
+        group_id=env.get("SMSLEDGER_GROUP_ID", KafkaSettings.group_id),
+        topics=topics,
+        batch_size=_env_int(env, "SMSLEDGER_KAFKA_BATCH", KafkaSettings.batch_size),
+        security_protocol=env.get("SMSLEDGER_SECURITY_PROTOCOL", "PLAINTEXT"),
+        sasl_mechanism=env.get("SMSLEDGER_SASL_MECHANISM") or None,
+        sasl_username=env.get("SMSLEDGER_SASL_USERNAME") or None,
+        sasl_password=env.get("SMSLEDGER_SASL_PASSWORD") or None,
+        ssl_cafile=env.get("SMSLEDGER_SSL_CAFILE") or None,
+        ssl_certfile=env.get("SMSLEDGER_SSL_CERTFILE") or None,
+        ssl_keyfile=env.get("SMSLEDGER_SSL_KEYFILE") or None,
+    )
+    return Settings(
+        store=env.get("SMSLEDGER_STORE") or DEFAULT_STORE,
+        policy=env.get("SMSLEDGER_POLICY") or DEFAULT_POLICY,
+        kafka=kafka,
+        batch_size=_env_int(env, "SMSLEDGER_BATCH", Settings.batch_size),
+    )

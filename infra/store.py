@@ -1,0 +1,118 @@
+"""The event store behind the engine: an eventsourcing application, a bounded aggregate
+cache, and reads of the message journal. Implements `consumers.journal.LedgerStore`."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Transcoder
+
+from smsledger.consumers.journal import Batch, Inbound, Parked
+
+from .transcoding import OrjsonTranscoder
+
+_ABSENT = object()
+
+
+class LedgerApplication(Application[UUID]):
+    """The application object: persistence configured from the store URL by `infra.stores`."""
+
+    name = "smsledger"
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+
+class EventStore:
+    """Aggregates by id, cached while this process owns them; the journal; atomic commits."""
+
+    def __init__(self, app: LedgerApplication, database: Any, cache_size: int = 200_000):
+        self.app = app
+        self.database = database
+        self.cache_size = cache_size
+        self._cache: OrderedDict[UUID, Any] = OrderedDict()
+
+    def get(self, aggregate_id: UUID) -> Aggregate | None:
+        cached = self._cache.get(aggregate_id, None)
+        if cached is not None:
+            self._cache.move_to_end(aggregate_id)
+            return None if cached is _ABSENT else cached
+        try:
+            aggregate = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            aggregate = None
+        self._remember(aggregate_id, aggregate)
+        return aggregate
+
+    def _remember(self, aggregate_id: UUID, aggregate: Aggregate | None) -> None:
+        self._cache[aggregate_id] = _ABSENT if aggregate is None else aggregate
+        self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def forget(self, aggregate_ids: list[UUID] | None = None) -> None:
+        if aggregate_ids is None:
+            self._cache.clear()
+        for aggregate_id in aggregate_ids or ():
+            self._cache.pop(aggregate_id, None)
+
+    def commit(self, batch: Batch) -> None:
+        self.app.save(*batch.aggregates.values(), journal=batch)
+        for aggregate_id, aggregate in batch.aggregates.items():
+            self._remember(aggregate_id, aggregate)
+
+    def seen(self, message_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(message_ids), 500):
+            chunk = message_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for table in ("processed_messages", "parked_messages"):
+                rows = self.database.query(
+                    f"SELECT message_id FROM {table} WHERE message_id IN ({marks})", chunk
+                )
+                found.update(r[0] for r in rows)
+        return found
+
+    def deadlines(self) -> list[tuple[UUID, str, datetime]]:
+        rows = self.database.query("SELECT aggregate_id, kind, due FROM deadlines", ())
+        return [(UUID(r[0]), r[1], datetime.fromisoformat(r[2])) for r in rows]
+
+    def parked(self) -> list[Parked]:
+        rows = self.database.query(
+            "SELECT message_id, kind, subject, at, source, partition_no, offset_no, raw"
+            " FROM parked_messages",
+            (),
+        )
+        return [
+            Parked(r[0], r[1], r[2], datetime.fromisoformat(r[3]),
+                   Inbound(bytes(r[7]), r[4], r[5], r[6]))
+            for r in rows
+        ]
+
+    def watermark(self) -> datetime | None:
+        rows = self.database.query("SELECT watermark FROM ledger_clock WHERE id = 1", ())
+        return datetime.fromisoformat(rows[0][0]) if rows else None
+
+    def policy_name(self) -> str | None:
+        rows = self.database.query("SELECT policy FROM ledger_clock WHERE id = 1", ())
+        return rows[0][0] if rows else None
+
+    def offsets(self, consumer_group: str) -> dict[tuple[str, int], int]:
+        rows = self.database.query(
+            "SELECT topic, partition_no, next_offset FROM consumer_offsets"
+            " WHERE consumer_group = ?",
+            (consumer_group,),
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.database.transaction() as cursor:
+            yield cursor

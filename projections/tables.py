@@ -1,0 +1,94 @@
+"""The read models' SQL tables, portable between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+# (table, columns, primary key). Every column is TEXT, BIGINT or DOUBLE PRECISION.
+TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
+    "balances": (
+        (
+            ("id", "TEXT"), ("account", "TEXT"), ("currency", "TEXT"), ("eu_consumer", "BIGINT"),
+            ("status", "TEXT"), ("deposited", "BIGINT"), ("available", "BIGINT"),
+            ("held", "BIGINT"), ("spent", "BIGINT"), ("refund_pending", "BIGINT"),
+            ("refunded_out", "BIGINT"), ("forfeited", "BIGINT"),
+            ("last_completed_seq", "BIGINT"), ("last_accepted_seq", "BIGINT"),
+            ("waiver_at", "TEXT"), ("waiver_trigger", "TEXT"),
+        ),
+        ("id",),
+    ),
+    "orders": (
+        (
+            ("id", "TEXT"), ("order_ref", "TEXT"), ("account", "TEXT"), ("state", "TEXT"),
+            ("service", "TEXT"), ("country", "TEXT"), ("provider", "TEXT"), ("price", "BIGINT"),
+            ("issued_price", "BIGINT"), ("charged", "BIGINT"), ("released", "BIGINT"),
+            ("reason", "TEXT"), ("requested_at", "TEXT"), ("issued_at", "TEXT"),
+            ("first_sms_at", "TEXT"), ("seconds_to_sms", "DOUBLE PRECISION"),
+            ("sms_count", "BIGINT"), ("closed_at", "TEXT"), ("deadline", "TEXT"),
+            ("policy", "TEXT"),
+        ),
+        ("id",),
+    ),
+    "deposits": (
+        (
+            ("account_id", "TEXT"), ("deposit", "TEXT"), ("account", "TEXT"), ("method", "TEXT"),
+            ("amount", "BIGINT"), ("at", "TEXT"), ("seq", "BIGINT"), ("refunded", "BIGINT"),
+            ("refundable", "BIGINT"), ("blocked_by", "TEXT"),
+        ),
+        ("account_id", "deposit"),
+    ),
+    "refunds": (
+        (
+            ("id", "TEXT"), ("request", "TEXT"), ("account", "TEXT"), ("status", "TEXT"),
+            ("reason", "TEXT"), ("requested", "BIGINT"), ("amount", "BIGINT"), ("fee", "BIGINT"),
+            ("rules", "TEXT"), ("policy", "TEXT"), ("requested_at", "TEXT"),
+            ("details_due", "TEXT"), ("review_due", "TEXT"), ("payout_due", "TEXT"),
+            ("paid_at", "TEXT"), ("overdue", "BIGINT"),
+        ),
+        ("id",),
+    ),
+    "provider_stats": (
+        (
+            ("provider", "TEXT"), ("service", "TEXT"), ("country", "TEXT"), ("orders", "BIGINT"),
+            ("with_sms", "BIGINT"), ("sms_rate", "DOUBLE PRECISION"),
+            ("median_seconds_to_sms", "DOUBLE PRECISION"), ("refunded", "BIGINT"),
+            ("refund_rate", "DOUBLE PRECISION"), ("revenue", "BIGINT"),
+        ),
+        ("provider", "service", "country"),
+    ),
+}
+
+TRACKING_TABLE = (
+    "CREATE TABLE IF NOT EXISTS projection_tracking ("
+    "name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+)
+
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS orders_by_group ON orders (provider, service, country)",
+    "CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account)",
+    "CREATE INDEX IF NOT EXISTS deposits_open ON deposits (refundable, at)",
+    "CREATE INDEX IF NOT EXISTS refunds_by_status ON refunds (status)",
+)
+
+
+def create_statements() -> list[str]:
+    statements = [TRACKING_TABLE]
+    for table, (columns, key) in TABLES.items():
+        cols = ", ".join(f"{name} {kind}" for name, kind in columns)
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {table} ({cols}, PRIMARY KEY ({', '.join(key)}))"
+        )
+    statements.extend(INDEXES)
+    return statements
+
+
+def columns_of(table: str) -> tuple[str, ...]:
+    return tuple(name for name, _ in TABLES[table][0])
+
+
+def upsert_statement(table: str) -> str:
+    columns, key = TABLES[table]
+    names = [name for name, _ in columns]
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in key)
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
