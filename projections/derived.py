@@ -14,13 +14,16 @@ from .formats import iso, parse_iso
 from .projector import BatchRows, load_deposits
 
 
-def accounts_crossing_window(db: Any, policy: Policy, now: datetime) -> list[str]:
+def accounts_crossing_window(
+    db: Any, cursor: Any, policy: Policy, now: datetime
+) -> list[str]:
     """Accounts with a deposit still shown refundable but older than the deposit window."""
     limit = iso(now - policy.deposit_window)
-    rows = db.query(
+    db.execute(
+        cursor,
         "SELECT DISTINCT account_id FROM deposits WHERE refundable > 0 AND at < ?", (limit,)
     )
-    return [r[0] for r in rows]
+    return [r[0] for r in cursor.fetchall()]
 
 
 def refresh_deposits(

@@ -80,7 +80,7 @@ def _fold(db: Any, events: list[Any], last_id: int, clock: LedgerClock, *, final
             apply_event(rows, event)
         accounts = set(rows.touched_accounts)
         if final and clock.now is not None:
-            accounts.update(accounts_crossing_window(db, clock.policy, clock.now))
+            accounts.update(accounts_crossing_window(db, cursor, clock.policy, clock.now))
         if clock.now is not None and accounts:
             refresh_deposits(db, cursor, rows, accounts, clock.policy, clock.now)
         rows.flush(db, cursor)
