@@ -44,6 +44,12 @@ class KafkaSettings:
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # Group timings. Tansu answers a JoinGroup only after about half the session
+    # timeout, and a rebalance waits up to max_poll_interval for busy members, so
+    # local runs and tests lower these (see `infra.broker.LOCAL_GROUP_TIMINGS`).
+    session_timeout_ms: int = 10000
+    heartbeat_interval_ms: int = 3000
+    max_poll_interval_ms: int = 60000
 
     def client_options(self) -> dict[str, Any]:
         """Options common to producers, consumers and admin clients."""
@@ -107,6 +113,15 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         ssl_cafile=env.get("SMSLEDGER_SSL_CAFILE") or None,
         ssl_certfile=env.get("SMSLEDGER_SSL_CERTFILE") or None,
         ssl_keyfile=env.get("SMSLEDGER_SSL_KEYFILE") or None,
+        session_timeout_ms=_env_int(
+            env, "SMSLEDGER_SESSION_TIMEOUT_MS", KafkaSettings.session_timeout_ms
+        ),
+        heartbeat_interval_ms=_env_int(
+            env, "SMSLEDGER_HEARTBEAT_INTERVAL_MS", KafkaSettings.heartbeat_interval_ms
+        ),
+        max_poll_interval_ms=_env_int(
+            env, "SMSLEDGER_MAX_POLL_INTERVAL_MS", KafkaSettings.max_poll_interval_ms
+        ),
     )
     return Settings(
         store=env.get("SMSLEDGER_STORE") or DEFAULT_STORE,
