@@ -72,6 +72,20 @@ class _Deadlines:
         return None
 
 
+_REFERENCES = (("account", ids.account_id), ("order", ids.order_id),
+               ("request", ids.refund_request_id))
+
+
+def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:
+    found = []
+    for message in messages:
+        for key, make in _REFERENCES:
+            ref = message.data.get(key)
+            if ref is not None:
+                found.append(make(ref))
+    return found
+
+
 class Engine:
     """Applies messages to the ledger; one engine per writer of a set of accounts."""
 
@@ -133,6 +147,7 @@ class Engine:
                 decoded.append((inbound, decode(inbound.raw)))
             except DecodeError as error:
                 decoded.append((inbound, error))
+        self.store.prefetch(_referenced_ids(m for _, m in decoded if isinstance(m, Message)))
         ids_ = [m.id if isinstance(m, Message) else m.message_id for _, m in decoded]
         known = [i for i in ids_ if i is not None]
         seen = self.store.seen(known) if known else set()

@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from .errors import Refused
-from .policies import RefundDecision
+from .policies import DETAILS_MISSING, RefundDecision
 
 OPEN_REFUND_STATUSES = frozenset({"awaiting_details", "approved"})
 
@@ -53,6 +53,7 @@ class RefundRequest(Aggregate):
         def apply(self, refund: RefundRequest) -> None:
             refund.status = "approved"
             refund.details_due = None
+            refund.rules = [r for r in refund.rules if r != DETAILS_MISSING]
 
     class Expired(Aggregate.Event):
         rules: list[str]

@@ -98,7 +98,7 @@ def compare_balances(ledger: Ledger, replayed: dict[str, dict[str, int]], report
 
 def compare_with_rebuild(ledger: Ledger, report: AuditReport) -> None:
     scratch = SQLiteDatabase(SQLiteDatastore(f"file:audit{id(report)}?mode=memory&cache=shared"))
-    runner.rebuild(scratch, ledger.opened.recorder, ledger.opened.mapper, ledger.clock())
+    runner.rebuild(scratch, ledger.opened.recorder.select_stored_after, ledger.clock())
     for table, (columns, key) in TABLES.items():
         select = f"SELECT {', '.join(c for c, _ in columns)} FROM {table} ORDER BY {', '.join(key)}"
         live, rebuilt = ledger.opened.database.query(select), scratch.query(select)

@@ -33,13 +33,13 @@ class Ledger:
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         return runner.catch_up(
-            self.opened.database, self.opened.recorder, self.opened.mapper, self.clock(),
+            self.opened.database, self.opened.recorder.select_stored_after, self.clock(),
             progress=progress,
         )
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         return runner.rebuild(
-            self.opened.database, self.opened.recorder, self.opened.mapper, self.clock(),
+            self.opened.database, self.opened.recorder.select_stored_after, self.clock(),
             progress=progress,
         )
 

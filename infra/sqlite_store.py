@@ -37,3 +37,30 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         if journal is not None:
             write_journal(c, journal)
         return None
+
+    def select_stored_after(self, position: int, limit: int) -> list[tuple[Any, ...]]:
+        """(notification id, originator hex, version, topic, state) after `position`."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state"
+                f" FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (position, limit),
+            )
+            return [tuple(r) for r in c.fetchall()]
+
+    def select_events_of(self, originator_ids: list[UUID]) -> list[StoredEvent]:
+        """The events of many aggregates in one query per 500 ids, in version order."""
+        found: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(originator_ids), 500):
+                chunk = [i.hex for i in originator_ids[start : start + 500]]
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state"
+                    f" FROM {self.events_table_name} WHERE originator_id IN"
+                    f" ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
+                    chunk,
+                )
+                found.extend(
+                    StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()
+                )
+        return found

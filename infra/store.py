@@ -63,8 +63,27 @@ class EventStore:
         for aggregate_id in aggregate_ids or ():
             self._cache.pop(aggregate_id, None)
 
+    def prefetch(self, aggregate_ids: list[UUID]) -> None:
+        """Load every aggregate a batch will need in bulk, absent ones included."""
+        wanted = [i for i in dict.fromkeys(aggregate_ids) if i not in self._cache]
+        if not wanted:
+            return
+        mapper = self.app.mapper
+        found: dict[UUID, Any] = {}
+        for stored in self.app.recorder.select_events_of(wanted):  # type: ignore[attr-defined]
+            event = mapper.to_domain_event(stored)
+            found[stored.originator_id] = event.mutate(found.get(stored.originator_id))
+        for aggregate_id in wanted:
+            self._remember(aggregate_id, found.get(aggregate_id))
+
     def commit(self, batch: Batch) -> None:
-        self.app.save(*batch.aggregates.values(), journal=batch)
+        """Events of every touched aggregate and the journal, in one transaction."""
+        events = [e for a in batch.aggregates.values() for e in a.collect_events()]
+        try:
+            self.app.events.put(events, journal=batch)
+        except BaseException:
+            self.forget(list(batch.aggregates))
+            raise
         for aggregate_id, aggregate in batch.aggregates.items():
             self._remember(aggregate_id, aggregate)
 

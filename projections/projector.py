@@ -1,18 +1,35 @@
-"""Folding domain events into the rows of the read models (one batch at a time)."""
+"""Folding stored events into the rows of the read models, one batch at a time.
+
+The fold works on the stored form (topic and JSON state) rather than on domain event
+objects: a rebuild decodes each event once with orjson and never constructs it, which is
+what makes replaying the whole log fast. Topics are derived from the event classes, so a
+renamed event class cannot silently fall out of the projection.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+
+from eventsourcing.utils import get_topic
 
 from smsledger.domain.account import Account
 from smsledger.domain.order import Order
 from smsledger.domain.refund import RefundRequest
 
-from .formats import iso, parse_iso
 from .rows import Row, Rows
 
 MONEY = ("deposited", "available", "held", "spent", "refund_pending", "refunded_out", "forfeited")
-CLOSING = (Order.Failed, Order.Completed, Order.Cancelled, Order.TimedOut, Order.Refunded)
+StoredRow = tuple[str, int, str, dict[str, Any]]  # originator hex, version, topic, state
+Fold = Callable[["BatchRows", str, int, dict[str, Any]], None]
+
+
+def z(stamp: str | None) -> str | None:
+    """orjson's UTC timestamps ("...+00:00") in the read models' form ("...Z")."""
+    if stamp is None:
+        return None
+    return stamp[:-6] + "Z" if stamp.endswith("+00:00") else stamp
 
 
 class BatchRows:
@@ -23,22 +40,24 @@ class BatchRows:
         self.balances = Rows("balances")
         self.deposits = Rows("deposits")
         self.refunds = Rows("refunds")
+        self.stats = Rows("provider_stats")
         self.touched_accounts: set[str] = set()
         self.touched_groups: set[tuple[str, str, str]] = set()
 
-    def preload(self, db: Any, cursor: Any, events: list[Any]) -> None:
-        keys: dict[type, set[tuple[str]]] = {Order: set(), Account: set(), RefundRequest: set()}
-        for event in events:
-            owner = _owner(event)
-            if owner is not None:
-                keys[owner].add((event.originator_id.hex,))
-        self.orders.load(db, cursor, keys[Order])
-        self.balances.load(db, cursor, keys[Account])
-        self.refunds.load(db, cursor, keys[RefundRequest])
-        load_deposits(db, cursor, self.deposits, [k[0] for k in keys[Account]])
+    def preload(self, db: Any, cursor: Any, events: list[StoredRow]) -> None:
+        keys: dict[str, set[tuple[str]]] = {"orders": set(), "balances": set(), "refunds": set()}
+        for originator, _, topic, _ in events:
+            table = TABLE_OF_TOPIC.get(topic)
+            if table is not None:
+                keys[table].add((originator,))
+        self.orders.load(db, cursor, keys["orders"])
+        self.balances.load(db, cursor, keys["balances"])
+        self.refunds.load(db, cursor, keys["refunds"])
+        load_deposits(db, cursor, self.deposits, [k[0] for k in keys["balances"]])
+        self.stats.load_where(db, cursor, "1 = 1", [])
 
     def flush(self, db: Any, cursor: Any) -> None:
-        for rows in (self.orders, self.balances, self.deposits, self.refunds):
+        for rows in (self.orders, self.balances, self.deposits, self.refunds, self.stats):
             rows.flush(db, cursor)
 
 
@@ -48,97 +67,110 @@ def load_deposits(db: Any, cursor: Any, deposits: Rows, account_ids: list[str]) 
         deposits.load_where(db, cursor, f"account_id IN ({','.join('?' * len(chunk))})", chunk)
 
 
-def _owner(event: Any) -> type | None:
-    qualname = type(event).__qualname__
-    for owner in (Order, Account, RefundRequest):
-        if qualname.startswith(owner.__name__ + "."):
-            return owner
-    return None
+def fold(rows: BatchRows, event: StoredRow) -> None:
+    originator, version, topic, state = event
+    handler = FOLDS.get(topic)
+    if handler is not None:
+        handler(rows, originator, version, state)
 
 
-def apply_event(rows: BatchRows, event: Any) -> None:
-    owner = _owner(event)
-    if owner is Order:
-        _apply_order(rows, event)
-    elif owner is Account:
-        _apply_account(rows, event)
-    elif owner is RefundRequest:
-        _apply_refund(rows, event)
+# Orders.
+
+def _order_created(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+    row = rows.orders.put({
+        "id": key, "order_ref": e["order"], "account": e["account"], "service": e["service"],
+        "country": e["country"], "provider": None, "price": e["price"], "issued_price": None,
+        "charged": 0, "released": 0, "requested_at": z(e["timestamp"]), "issued_at": None,
+        "first_sms_at": None, "seconds_to_sms": None, "sms_count": 0, "closed_at": None,
+        "state": "requested", "reason": None, "deadline": z(e.get("deadline")),
+        "policy": e.get("policy"),
+    })
+    if "reason" in e:
+        row.update(state="rejected", reason=e["reason"], closed_at=z(e["timestamp"]))
 
 
-def _apply_order(rows: BatchRows, e: Any) -> None:
-    key = e.originator_id.hex
-    if isinstance(e, Order.Requested | Order.Rejected):
-        row = rows.orders.put({
-            "id": key, "order_ref": e.order, "account": e.account, "service": e.service,
-            "country": e.country, "provider": None, "price": e.price, "issued_price": None,
-            "charged": 0, "released": 0, "requested_at": iso(e.timestamp), "issued_at": None,
-            "first_sms_at": None, "seconds_to_sms": None, "sms_count": 0, "closed_at": None,
-            "state": "requested", "reason": None, "deadline": None, "policy": None,
-        })
-        if isinstance(e, Order.Requested):
-            row.update(deadline=iso(e.deadline), policy=e.policy)
-        else:
-            row.update(state="rejected", reason=e.reason, closed_at=iso(e.timestamp))
-        return
+def _order(rows: BatchRows, key: str) -> Row:
     row = rows.orders.get(key)
-    assert row is not None, f"order row {key} missing for {type(e).__qualname__}"
+    assert row is not None, f"order row {key} missing"
     rows.orders.touch(row)
-    if isinstance(e, Order.Issued):
-        row.update(state="waiting_sms", provider=e.provider, issued_price=e.price,
-                   issued_at=iso(e.timestamp), deadline=iso(e.deadline))
-    elif isinstance(e, Order.SmsReceived):
-        _sms_received(row, e)
-    elif isinstance(e, Order.AnotherSmsRequested):
-        row["state"] = "waiting_retry"
-    elif isinstance(e, CLOSING):
-        _order_closed(row, e)
-    if row["provider"] is not None:
-        rows.touched_groups.add((row["provider"], row["service"], row["country"]))
+    return row
 
 
-def _sms_received(row: Row, e: Order.SmsReceived) -> None:
+def _group(rows: BatchRows, row: Row) -> Row:
+    group = (row["provider"], row["service"], row["country"])
+    rows.touched_groups.add(group)
+    stats = rows.stats.get(*group)
+    if stats is None:
+        stats = rows.stats.put({
+            "provider": group[0], "service": group[1], "country": group[2], "orders": 0,
+            "with_sms": 0, "sms_rate": 0.0, "median_seconds_to_sms": None, "refunded": 0,
+            "refund_rate": 0.0, "revenue": 0, "stale": 1,
+        })
+    stats["stale"] = 1
+    rows.stats.touch(stats)
+    return stats
+
+
+def _issued(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+    row = _order(rows, key)
+    row.update(state="waiting_sms", provider=e["provider"], issued_price=e["price"],
+               issued_at=z(e["timestamp"]), deadline=z(e["deadline"]))
+    _group(rows, row)["orders"] += 1
+
+
+def _sms_received(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+    row = _order(rows, key)
     row["state"] = "sms_received"
     row["sms_count"] += 1
     if row["first_sms_at"] is None:
-        row["first_sms_at"] = iso(e.timestamp)
-        issued = parse_iso(row["issued_at"]) or e.timestamp
-        row["seconds_to_sms"] = (e.timestamp - issued).total_seconds()
+        row["first_sms_at"] = z(e["timestamp"])
+        if row["issued_at"] is not None:
+            issued = datetime.fromisoformat(row["issued_at"].replace("Z", "+00:00"))
+            row["seconds_to_sms"] = (datetime.fromisoformat(e["timestamp"]) - issued).total_seconds()
+            _group(rows, row)["with_sms"] += 1
 
 
-def _order_closed(row: Row, e: Any) -> None:
-    states = {
-        Order.Failed: "failed", Order.Completed: "completed", Order.Cancelled: "cancelled",
-        Order.TimedOut: "timed_out", Order.Refunded: "refunded",
-    }
-    row["state"] = states[type(e)]
-    row["released"] = e.released
-    row["charged"] = getattr(e, "charged", 0)
-    row["reason"] = getattr(e, "reason", None) or getattr(e, "complaint", None)
-    if isinstance(e, Order.TimedOut):
-        row["reason"] = "no_sms"
-    row["closed_at"] = iso(e.timestamp)
-    row["deadline"] = None
+def _another_sms(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+    _order(rows, key)["state"] = "waiting_retry"
 
 
-def _apply_account(rows: BatchRows, e: Any) -> None:
-    key = e.originator_id.hex
-    if isinstance(e, Account.Opened):
-        rows.balances.put({
-            "id": key, "account": e.account, "currency": e.currency,
-            "eu_consumer": int(e.eu_consumer), "status": "open", **dict.fromkeys(MONEY, 0),
-            "last_completed_seq": 0, "last_accepted_seq": 0, "waiver_at": None,
-            "waiver_trigger": None,
-        })
-        rows.touched_accounts.add(key)
-        return
-    row = rows.balances.get(key)
-    assert row is not None, f"balance row {key} missing for {type(e).__qualname__}"
-    rows.balances.touch(row)
+def _closed(state: str) -> Fold:
+    def fold_closed(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+        row = _order(rows, key)
+        reason = "no_sms" if state == "timed_out" else e.get("reason") or e.get("complaint")
+        row.update(state=state, released=e["released"], charged=e.get("charged", 0),
+                   reason=reason, closed_at=z(e["timestamp"]), deadline=None)
+        if row["provider"] is not None:
+            stats = _group(rows, row)
+            stats["revenue"] += row["charged"]
+            if state == "refunded":
+                stats["refunded"] += 1
+
+    return fold_closed
+
+
+# Accounts.
+
+def _opened(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+    rows.balances.put({
+        "id": key, "account": e["account"], "currency": e["currency"],
+        "eu_consumer": int(e["eu_consumer"]), "status": "open", **dict.fromkeys(MONEY, 0),
+        "last_completed_seq": 0, "last_accepted_seq": 0, "waiver_at": None,
+        "waiver_trigger": None, "stale": 1,
+    })
     rows.touched_accounts.add(key)
-    handler = _ACCOUNT_HANDLERS.get(type(e))
-    if handler is not None:
-        handler(rows, row, e)
+
+
+def _account_fold(change: Callable[[BatchRows, Row, int, dict[str, Any]], None]) -> Fold:
+    def fold_account(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+        row = rows.balances.get(key)
+        assert row is not None, f"balance row {key} missing"
+        row["stale"] = 1
+        rows.balances.touch(row)
+        rows.touched_accounts.add(key)
+        change(rows, row, version, e)
+
+    return fold_account
 
 
 def _move(row: Row, source: str | None, target: str | None, amount: int) -> None:
@@ -148,28 +180,28 @@ def _move(row: Row, source: str | None, target: str | None, amount: int) -> None
         row[target] += amount
 
 
-def _deposited(rows: BatchRows, row: Row, e: Any) -> None:
-    _move(row, None, "deposited", e.amount)
-    _move(row, None, "available", e.amount)
+def _deposited(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
+    _move(row, None, "deposited", e["amount"])
+    _move(row, None, "available", e["amount"])
     rows.deposits.put({
-        "account_id": row["id"], "deposit": e.deposit, "account": row["account"],
-        "method": e.method, "amount": e.amount, "at": iso(e.timestamp),
-        "seq": e.originator_version, "refunded": 0, "refundable": 0, "blocked_by": "",
+        "account_id": row["id"], "deposit": e["deposit"], "account": row["account"],
+        "method": e["method"], "amount": e["amount"], "at": z(e["timestamp"]),
+        "seq": version, "refunded": 0, "refundable": 0, "blocked_by": "",
     })
 
 
-def _held(rows: BatchRows, row: Row, e: Any) -> None:
-    _move(row, "available", "held", e.amount)
-    row["last_accepted_seq"] = e.originator_version
+def _held(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
+    _move(row, "available", "held", e["amount"])
+    row["last_accepted_seq"] = version
 
 
-def _captured(rows: BatchRows, row: Row, e: Any) -> None:
-    _move(row, "held", "spent", e.captured)
-    _move(row, "held", "available", e.released)
-    row["last_completed_seq"] = e.originator_version
+def _captured(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
+    _move(row, "held", "spent", e["captured"])
+    _move(row, "held", "available", e["released"])
+    row["last_completed_seq"] = version
 
 
-def _allocations(rows: BatchRows, row: Row, allocations: list[list[Any]], sign: int) -> None:
+def _allocate(rows: BatchRows, row: Row, allocations: list[list[Any]], sign: int) -> None:
     for deposit, amount in allocations:
         record = rows.deposits.get(row["id"], deposit)
         assert record is not None, f"deposit {deposit} not loaded"
@@ -177,58 +209,93 @@ def _allocations(rows: BatchRows, row: Row, allocations: list[list[Any]], sign: 
         rows.deposits.touch(record)
 
 
-def _reserved(rows: BatchRows, row: Row, e: Any) -> None:
-    _move(row, "available", "refund_pending", e.amount)
-    _allocations(rows, row, e.allocations, +1)
+def _reserved(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
+    _move(row, "available", "refund_pending", e["amount"])
+    _allocate(rows, row, e["allocations"], +1)
 
 
-def _released_refund(rows: BatchRows, row: Row, e: Any) -> None:
-    _move(row, "refund_pending", "available", e.amount)
-    _allocations(rows, row, e.allocations, -1)
+def _refund_released(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
+    _move(row, "refund_pending", "available", e["amount"])
+    _allocate(rows, row, e["allocations"], -1)
 
 
-def _waiver(rows: BatchRows, row: Row, e: Any) -> None:
-    row.update(waiver_at=iso(e.timestamp), waiver_trigger=e.trigger)
+def _account_closed(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
+    _move(row, "available", "forfeited", e["forfeited"])
+    row["status"] = "closed"
 
 
-_ACCOUNT_HANDLERS: dict[type, Any] = {
-    Account.Registered: lambda rows, row, e: row.update(eu_consumer=int(e.eu_consumer)),
-    Account.WaiverRecorded: _waiver,
+_ACCOUNT_CHANGES: dict[type, Callable[[BatchRows, Row, int, dict[str, Any]], None]] = {
+    Account.Registered: lambda rows, row, v, e: row.update(eu_consumer=int(e["eu_consumer"])),
+    Account.WaiverRecorded: lambda rows, row, v, e: row.update(
+        waiver_at=z(e["timestamp"]), waiver_trigger=e["trigger"]),
     Account.Deposited: _deposited,
     Account.FundsHeld: _held,
     Account.HoldCaptured: _captured,
-    Account.HoldReleased: lambda rows, row, e: _move(row, "held", "available", e.amount),
+    Account.HoldReleased: lambda rows, row, v, e: _move(row, "held", "available", e["amount"]),
     Account.RefundReserved: _reserved,
-    Account.RefundPaidOut: lambda rows, row, e: _move(
-        row, "refund_pending", "refunded_out", e.amount
-    ),
-    Account.RefundReleased: _released_refund,
-    Account.Blocked: lambda rows, row, e: row.update(status="blocked"),
-    Account.Closed: lambda rows, row, e: (
-        _move(row, "available", "forfeited", e.forfeited), row.update(status="closed")
-    ),
+    Account.RefundPaidOut: lambda rows, row, v, e: _move(
+        row, "refund_pending", "refunded_out", e["amount"]),
+    Account.RefundReleased: _refund_released,
+    Account.Blocked: lambda rows, row, v, e: row.update(status="blocked"),
+    Account.Closed: _account_closed,
 }
 
 
-def _apply_refund(rows: BatchRows, e: Any) -> None:
-    key = e.originator_id.hex
-    if isinstance(e, RefundRequest.Decided):
-        rows.refunds.put({
-            "id": key, "request": e.request, "account": e.account, "status": e.status,
-            "reason": e.reason, "requested": e.requested,
-            "amount": e.amount, "fee": 0, "rules": ",".join(e.rules), "policy": e.policy,
-            "requested_at": iso(e.timestamp), "details_due": iso(e.details_due),
-            "review_due": iso(e.review_due), "payout_due": iso(e.payout_due), "paid_at": None,
-            "overdue": 0,
-        })
-        return
-    row = rows.refunds.get(key)
-    assert row is not None, f"refund row {key} missing for {type(e).__qualname__}"
-    rows.refunds.touch(row)
-    if isinstance(e, RefundRequest.DetailsProvided):
-        row.update(status="approved", details_due=None)
-    elif isinstance(e, RefundRequest.Expired):
-        rules = [r for r in row["rules"].split(",") if r] + list(e.rules)
-        row.update(status="expired", amount=0, details_due=None, rules=",".join(rules))
-    elif isinstance(e, RefundRequest.Paid):
-        row.update(status="paid", fee=e.fee, paid_at=iso(e.timestamp))
+# Refund requests.
+
+def _decided(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+    rows.refunds.put({
+        "id": key, "request": e["request"], "account": e["account"], "status": e["status"],
+        "reason": e["reason"], "requested": e["requested"], "amount": e["amount"], "fee": 0,
+        "rules": ",".join(e["rules"]), "policy": e["policy"],
+        "requested_at": z(e["timestamp"]), "details_due": z(e["details_due"]),
+        "review_due": z(e["review_due"]), "payout_due": z(e["payout_due"]), "paid_at": None,
+        "overdue": 0,
+    })
+
+
+def _refund_fold(change: Callable[[Row, dict[str, Any]], None]) -> Fold:
+    def fold_refund(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+        row = rows.refunds.get(key)
+        assert row is not None, f"refund row {key} missing"
+        rows.refunds.touch(row)
+        change(row, e)
+
+    return fold_refund
+
+
+def _details_provided(row: Row, e: dict[str, Any]) -> None:
+    rules = [r for r in row["rules"].split(",") if r and r != "request.details_missing"]
+    row.update(status="approved", details_due=None, rules=",".join(rules))
+
+
+def _expired(row: Row, e: dict[str, Any]) -> None:
+    rules = [r for r in row["rules"].split(",") if r]
+    rules += [r for r in e["rules"] if r not in rules]
+    row.update(status="expired", amount=0, details_due=None, rules=",".join(rules))
+
+
+FOLDS: dict[str, Fold] = {
+    get_topic(Order.Requested): _order_created,
+    get_topic(Order.Rejected): _order_created,
+    get_topic(Order.Issued): _issued,
+    get_topic(Order.SmsReceived): _sms_received,
+    get_topic(Order.AnotherSmsRequested): _another_sms,
+    get_topic(Order.Failed): _closed("failed"),
+    get_topic(Order.Completed): _closed("completed"),
+    get_topic(Order.Cancelled): _closed("cancelled"),
+    get_topic(Order.TimedOut): _closed("timed_out"),
+    get_topic(Order.Refunded): _closed("refunded"),
+    get_topic(Account.Opened): _opened,
+    **{get_topic(cls): _account_fold(change) for cls, change in _ACCOUNT_CHANGES.items()},
+    get_topic(RefundRequest.Decided): _decided,
+    get_topic(RefundRequest.DetailsProvided): _refund_fold(_details_provided),
+    get_topic(RefundRequest.Expired): _refund_fold(_expired),
+    get_topic(RefundRequest.Paid): _refund_fold(
+        lambda row, e: row.update(status="paid", fee=e["fee"], paid_at=z(e["timestamp"]))),
+}
+
+TABLE_OF_TOPIC: dict[str, str] = {
+    topic: "orders" if ":Order." in topic else "balances" if ":Account." in topic else "refunds"
+    for topic in FOLDS
+}

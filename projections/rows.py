@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from .tables import TABLES, columns_of, upsert_statement
@@ -16,6 +17,7 @@ class Rows:
     def __init__(self, table: str) -> None:
         self.table = table
         self.columns = columns_of(table)
+        self._values = itemgetter(*self.columns)
         self.key = TABLES[table][1]
         self.rows: dict[tuple[Any, ...], Row] = {}
         self.dirty: set[tuple[Any, ...]] = set()
@@ -42,6 +44,7 @@ class Rows:
         for values in cursor.fetchall():
             row = dict(zip(self.columns, tuple(values), strict=True))
             key = tuple(row[k] for k in self.key)
+            row["_key"] = key
             found.append(self.rows.setdefault(key, row))
         return found
 
@@ -50,16 +53,18 @@ class Rows:
 
     def put(self, row: Row) -> Row:
         key = tuple(row[k] for k in self.key)
+        row["_key"] = key  # not a column: lets `touch` skip rebuilding the key
         self.rows[key] = row
         self.dirty.add(key)
         return row
 
     def touch(self, row: Row) -> None:
-        self.dirty.add(tuple(row[k] for k in self.key))
+        self.dirty.add(row["_key"])
 
     def flush(self, db: Any, cursor: Any) -> None:
         if self.dirty:
-            params = [tuple(self.rows[k][c] for c in self.columns) for k in sorted(self.dirty)]
+            values, rows = self._values, self.rows
+            params = [values(rows[k]) for k in sorted(self.dirty)]
             db.executemany(cursor, upsert_statement(self.table), params)
         self.dirty.clear()
         self.rows.clear()

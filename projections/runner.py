@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from smsledger.domain.policies import Policy
 
 from .derived import (
@@ -18,8 +20,9 @@ from .derived import (
     refresh_deposits,
     refresh_overdue,
     refresh_provider_stats,
+    stale_accounts,
 )
-from .projector import BatchRows, apply_event
+from .projector import BatchRows, StoredRow, fold
 from .tables import TABLES, create_statements
 
 TRACKING_NAME = "read_models"
@@ -46,58 +49,78 @@ def position(db: Any) -> int:
 
 def catch_up(
     db: Any,
-    recorder: Any,
-    mapper: Any,
+    read: Callable[[int, int], list[tuple[Any, ...]]],
     clock: LedgerClock,
     *,
-    batch_size: int = 5000,
+    batch_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Fold every event after the tracking position; returns how many were folded."""
+    """Fold every event after the tracking position; returns how many were folded.
+
+    `read(position, limit)` returns stored events after `position` as tuples of
+    (notification id, originator id hex, originator version, topic, JSON state).
+    """
     create_tables(db)
     start = position(db)
     folded = 0
     while True:
-        notifications = recorder.select_notifications(start=start + 1, limit=batch_size)
-        if not notifications:
+        stored = read(start, batch_size)
+        if not stored:
             break
-        events = [mapper.to_domain_event(n) for n in notifications]
-        start = notifications[-1].id
-        _fold(db, events, start, clock, final=False)
+        events: list[StoredRow] = [
+            (_hex(r[1]), r[2], r[3], orjson.loads(r[4])) for r in stored
+        ]
+        start = stored[-1][0]
+        _fold(db, events, start)
         folded += len(events)
         if progress is not None:
             progress(folded)
-    if clock.now is not None:
-        _fold(db, [], start, clock, final=True)
+    refresh_derived(db, clock)
     return folded
 
 
-def _fold(db: Any, events: list[Any], last_id: int, clock: LedgerClock, *, final: bool) -> None:
+def _hex(originator: Any) -> str:
+    return originator if isinstance(originator, str) else originator.hex
+
+
+def _fold(db: Any, events: list[StoredRow], last_id: int) -> None:
     with db.transaction() as cursor:
         rows = BatchRows()
         rows.preload(db, cursor, events)
         for event in events:
-            apply_event(rows, event)
-        accounts = set(rows.touched_accounts)
-        if final and clock.now is not None:
-            accounts.update(accounts_crossing_window(db, cursor, clock.policy, clock.now))
-        if clock.now is not None and accounts:
-            refresh_deposits(db, cursor, rows, accounts, clock.policy, clock.now)
+            fold(rows, event)
         rows.flush(db, cursor)
-        refresh_provider_stats(db, cursor, rows.touched_groups)
-        if final and clock.now is not None:
-            refresh_overdue(db, cursor, clock.now)
-        db.execute(
-            cursor,
-            "INSERT INTO projection_tracking VALUES (?, ?) ON CONFLICT (name)"
-            " DO UPDATE SET position = excluded.position",
-            (TRACKING_NAME, last_id),
-        )
+        _track(db, cursor, last_id)
+
+
+def _track(db: Any, cursor: Any, last_id: int) -> None:
+    db.execute(
+        cursor,
+        "INSERT INTO projection_tracking VALUES (?, ?) ON CONFLICT (name)"
+        " DO UPDATE SET position = excluded.position",
+        (TRACKING_NAME, last_id),
+    )
+
+
+def refresh_derived(db: Any, clock: LedgerClock) -> None:
+    """Columns that depend on many rows or on the clock, for what changed since last time.
+
+    Rows a batch changes are marked stale; this pass re-derives them, so the work is done
+    once per catch-up rather than once per batch, and a crash in between leaves the marks.
+    """
+    with db.transaction() as cursor:
+        refresh_provider_stats(db, cursor)
+        if clock.now is None:
+            return
+        accounts = set(stale_accounts(db, cursor))
+        accounts.update(accounts_crossing_window(db, cursor, clock.policy, clock.now))
+        refresh_deposits(db, cursor, sorted(accounts), clock.policy, clock.now)
+        refresh_overdue(db, cursor, clock.now)
 
 
 def rebuild(
-    db: Any, recorder: Any, mapper: Any, clock: LedgerClock, *, batch_size: int = 5000,
-    progress: Callable[[int], None] | None = None,
+    db: Any, read: Callable[[int, int], list[tuple[Any, ...]]], clock: LedgerClock, *,
+    batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
 ) -> int:
     """Empty the read models and fold the whole log again."""
     create_tables(db)
@@ -105,4 +128,4 @@ def rebuild(
         for table in TABLES:
             db.execute(cursor, f"DELETE FROM {table}")
         db.execute(cursor, "DELETE FROM projection_tracking WHERE name = ?", (TRACKING_NAME,))
-    return catch_up(db, recorder, mapper, clock, batch_size=batch_size, progress=progress)
+    return catch_up(db, read, clock, batch_size=batch_size, progress=progress)

@@ -11,7 +11,7 @@ TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
             ("held", "BIGINT"), ("spent", "BIGINT"), ("refund_pending", "BIGINT"),
             ("refunded_out", "BIGINT"), ("forfeited", "BIGINT"),
             ("last_completed_seq", "BIGINT"), ("last_accepted_seq", "BIGINT"),
-            ("waiver_at", "TEXT"), ("waiver_trigger", "TEXT"),
+            ("waiver_at", "TEXT"), ("waiver_trigger", "TEXT"), ("stale", "BIGINT"),
         ),
         ("id",),
     ),
@@ -50,7 +50,7 @@ TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
             ("provider", "TEXT"), ("service", "TEXT"), ("country", "TEXT"), ("orders", "BIGINT"),
             ("with_sms", "BIGINT"), ("sms_rate", "DOUBLE PRECISION"),
             ("median_seconds_to_sms", "DOUBLE PRECISION"), ("refunded", "BIGINT"),
-            ("refund_rate", "DOUBLE PRECISION"), ("revenue", "BIGINT"),
+            ("refund_rate", "DOUBLE PRECISION"), ("revenue", "BIGINT"), ("stale", "BIGINT"),
         ),
         ("provider", "service", "country"),
     ),
@@ -62,9 +62,12 @@ TRACKING_TABLE = (
 )
 
 INDEXES = (
-    "CREATE INDEX IF NOT EXISTS orders_by_group ON orders (provider, service, country)",
+    "CREATE INDEX IF NOT EXISTS orders_by_group"
+    " ON orders (provider, service, country, seconds_to_sms)",
     "CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account)",
     "CREATE INDEX IF NOT EXISTS deposits_open ON deposits (refundable, at)",
+    "CREATE INDEX IF NOT EXISTS balances_stale ON balances (stale)",
+    "CREATE INDEX IF NOT EXISTS stats_stale ON provider_stats (stale)",
     "CREATE INDEX IF NOT EXISTS refunds_by_status ON refunds (status)",
 )
 
