@@ -177,7 +177,7 @@ class Order(Aggregate):
         """The target state of `transition`, or a refusal naming why it cannot happen."""
         target = target_of(self.state, transition)
         if target is None:
-            reason = refusal or ("order_closed" if self.is_final else "invalid_transition")
+            reason = "order_closed" if self.is_final else refusal or "invalid_transition"
             raise TransitionRejected(self.state, transition, reason)
         return target
 
