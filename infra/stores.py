@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,16 @@ def sqlite_env(url: str) -> dict[str, str]:
     }
 
 
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
 def postgres_env(url: str) -> dict[str, str]:
     parsed = urlparse(url)
     schema = parse_qs(parsed.query).get("schema", [""])[0]
+    if schema and not _SCHEMA_NAME.fullmatch(schema):
+        raise StoreError(
+            f"invalid schema {schema!r} in store URL: use lower-case letters, digits and _"
+        )
     from .postgres_store import postgres_recorder_topic
 
     return {
@@ -67,8 +75,41 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parsed.password or ""),
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_CONNECT_TIMEOUT": "5",
+        # The library's default (5 s) would end a projection batch that folds for longer.
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
         "APPLICATION_RECORDER_TOPIC": postgres_recorder_topic(),
     }
+
+
+def check_postgres(env: dict[str, str]) -> None:
+    """Connect once, so that an unreachable server fails fast with a one-line message
+    (the pool would wait its whole timeout, then name no server)."""
+    import psycopg
+
+    where = f"{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}"
+    try:
+        psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"],
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        ).close()
+    except psycopg.Error as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = lines[0] if lines else type(error).__name__
+        # "connection failed: connection to server at ..., port N failed: <the reason>"
+        reason = reason.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
+        raise StoreError(
+            f"cannot connect to PostgreSQL at {env['POSTGRES_USER']}@{where}: {reason}"
+        ) from None
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@")).geturl()
 
 
 def open_store(url: str) -> OpenStore:
@@ -77,6 +118,7 @@ def open_store(url: str) -> OpenStore:
         env = sqlite_env(url)
     elif url.startswith(("postgresql://", "postgres://")):
         env = postgres_env(url)
+        check_postgres(env)
     else:
         raise StoreError(
             f"unsupported store URL {url!r}: use sqlite:///path.db or postgresql://user@host/db"
@@ -84,7 +126,7 @@ def open_store(url: str) -> OpenStore:
     try:
         app = LedgerApplication(env=env)
     except Exception as error:  # library errors differ per backend; name the store
-        raise StoreError(f"cannot open store {url}: {error}") from None
+        raise StoreError(f"cannot open store {_shown(url)}: {error}") from None
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         database: Any = SQLiteDatabase(app.factory.datastore)  # type: ignore[attr-defined]
     else:

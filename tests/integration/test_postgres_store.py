@@ -1,0 +1,183 @@
+"""The same traffic on PostgreSQL as on SQLite: identical read models, idempotent re-ingest,
+identical rebuilds, independent schemas, and a clear error when the server is unreachable."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from smsledger.consumers.ingest import ingest_lines
+from smsledger.consumers.journal import Batch
+from smsledger.infra.simulator import SimulationConfig, simulate_lines
+from smsledger.infra.stores import StoreError, open_store
+from tests.scenario import Outcome, Scenario, run
+
+pytestmark = pytest.mark.postgres
+
+SERVER = os.environ.get("SMSLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+VIEWS = ("balances", "orders", "deposits", "refunds", "rejections", "stats")
+
+
+def _admin_connection() -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(SERVER, autocommit=True, connect_timeout=3)
+    except psycopg.Error as error:
+        reason = f"PostgreSQL unreachable at {SERVER}: {str(error).splitlines()[0]}"
+        if os.environ.get("SMSLEDGER_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def pg_schemas() -> Iterator[Any]:
+    """Makes store URLs on fresh unique schemas; drops every schema afterwards."""
+    admin = _admin_connection()
+    made: list[str] = []
+
+    def new_url() -> str:
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        made.append(schema)
+        return f"{SERVER}?schema={schema}"
+
+    yield new_url
+    for schema in made:
+        admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    admin.close()
+
+
+@pytest.fixture
+def pg_url(pg_schemas: Any) -> str:
+    return pg_schemas()
+
+
+@pytest.fixture(scope="module")
+def lines() -> list[bytes]:
+    return list(simulate_lines(SimulationConfig(accounts=40, bad_input_share=0.02)))
+
+
+def views(outcome: Outcome) -> dict[str, list[dict[str, Any]]]:
+    return {name: outcome.query(name) for name in VIEWS}
+
+
+def dead_letter_reasons(outcome: Outcome) -> list[str]:
+    return [row["reason"] for row in outcome.query("dead-letters")]
+
+
+def journal_counts(outcome: Outcome) -> tuple[Any, ...]:
+    database = outcome.ledger.opened.database
+    return tuple(
+        database.query(f"SELECT COUNT(*) FROM {table}")[0][0]
+        for table in ("smsledger_events", "processed_messages", "rejections", "dead_letters")
+    )
+
+
+def test_postgres_read_models_equal_sqlite(tmp_path: Path, pg_url: str, lines: list[bytes]) -> None:
+    on_sqlite = run(lines, store=f"sqlite:///{tmp_path / 'ledger.db'}")
+    on_postgres = run(lines, store=pg_url)
+    try:
+        assert on_postgres.counts == on_sqlite.counts
+        sqlite_views = views(on_sqlite)
+        assert all(sqlite_views[name] for name in VIEWS), "the traffic fills every view"
+        assert views(on_postgres) == sqlite_views
+        assert dead_letter_reasons(on_sqlite), "bad input yields dead letters"
+        assert dead_letter_reasons(on_postgres) == dead_letter_reasons(on_sqlite)
+    finally:
+        on_sqlite.ledger.close()
+        on_postgres.ledger.close()
+
+
+def identified_dead_letters(outcome: Outcome) -> list[dict[str, Any]]:
+    return [row for row in outcome.query("dead-letters") if row["message"] is not None]
+
+
+def test_reingesting_the_same_lines_changes_nothing(pg_url: str, lines: list[bytes]) -> None:
+    outcome = run(lines, store=pg_url)
+    try:
+        before, counted = views(outcome), journal_counts(outcome)
+        identified = identified_dead_letters(outcome)
+        ingest_lines(outcome.ledger.engine(), lines, source="test", batch_size=100)
+        outcome.ledger.catch_up()
+        assert journal_counts(outcome)[:3] == counted[:3]
+        assert views(outcome) == before
+        # Lines without a readable id cannot be recognised, so they are dead-lettered again.
+        assert identified_dead_letters(outcome) == identified
+    finally:
+        outcome.ledger.close()
+
+
+def test_rebuild_on_postgres_gives_identical_views(pg_url: str, lines: list[bytes]) -> None:
+    outcome = run(lines, store=pg_url)
+    try:
+        before = views(outcome)
+        assert outcome.ledger.rebuild() == journal_counts(outcome)[0]
+        assert views(outcome) == before
+    finally:
+        outcome.ledger.close()
+
+
+def test_a_batch_with_only_journal_rows_is_written(pg_url: str) -> None:
+    scenario = Scenario()
+    scenario.send("order.completed", order="nobody", account="ghost")  # no events
+    outcome = run([*scenario.lines(), b"{not json"], store=pg_url)
+    try:
+        assert journal_counts(outcome)[0] == 0
+        assert len(outcome.query("dead-letters")) + len(outcome.query("rejections")) == 2
+    finally:
+        outcome.ledger.close()
+
+
+def test_journal_rows_vanish_with_a_conflicting_event(pg_url: str) -> None:
+    opened = open_store(pg_url)
+    try:
+        event = StoredEvent(uuid.uuid4(), 1, "topic", b"{}")
+        opened.recorder.insert_events([event], journal=Batch(processed=[("m-1", "t", "ok", None)]))
+        with pytest.raises(IntegrityError):
+            opened.recorder.insert_events(
+                [event], journal=Batch(processed=[("m-2", "t", "ok", None)])
+            )
+        rows = opened.database.query("SELECT message_id FROM processed_messages")
+        assert rows == [("m-1",)]
+    finally:
+        opened.close()
+
+
+def test_two_schemas_are_independent_stores(pg_schemas: Any) -> None:
+    first, second = Scenario(), Scenario()
+    first.account("a1")
+    first.deposit(500, account="a1")
+    second.account("b1")
+    second.deposit(700, account="b1")
+    url_a, url_b = pg_schemas(), pg_schemas()
+    one, two = run(first, store=url_a), run(second, store=url_b)
+    try:
+        assert [(r["account"], r["deposited"]) for r in one.query("balances")] == [("a1", 500)]
+        assert [(r["account"], r["deposited"]) for r in two.query("balances")] == [("b1", 700)]
+        assert journal_counts(one)[1] == journal_counts(two)[1] == 2
+    finally:
+        one.ledger.close()
+        two.ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("postgresql://postgres@127.0.0.1:1/test", "127.0.0.1:1/test"),
+        ("postgresql://postgres@127.0.0.1:5432/no_such_db_here", "127.0.0.1:5432/no_such_db_here"),
+    ],
+)
+def test_unreachable_store_raises_a_one_line_store_error(url: str, named: str) -> None:
+    _admin_connection().close()  # the refused port must be the URL's fault, not the server's
+    with pytest.raises(StoreError) as raised:
+        open_store(url)
+    message = str(raised.value)
+    assert named in message
+    assert "\n" not in message
+    assert message.startswith("cannot connect to PostgreSQL")
