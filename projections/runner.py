@@ -54,11 +54,13 @@ def catch_up(
     *,
     batch_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
+    decode: Callable[[bytes], dict[str, Any]] = orjson.loads,
 ) -> int:
     """Fold every event after the tracking position; returns how many were folded.
 
     `read(position, limit)` returns stored events after `position` as tuples of
-    (notification id, originator id hex, originator version, topic, JSON state).
+    (notification id, originator id hex, originator version, topic, JSON state);
+    `decode` turns a state into a dict with timestamps as RFC 3339 strings.
     """
     create_tables(db)
     start = position(db)
@@ -68,7 +70,7 @@ def catch_up(
         if not stored:
             break
         events: list[StoredRow] = [
-            (_hex(r[1]), r[2], r[3], orjson.loads(r[4])) for r in stored
+            (_hex(r[1]), r[2], r[3], decode(r[4])) for r in stored
         ]
         start = stored[-1][0]
         _fold(db, events, start)

@@ -1,0 +1,237 @@
+"""`smsledger bench`: one seeded workload, measured phase after phase in one process.
+
+Phases: ingest on a SQLite file (JSONL to caught-up projections), the same on PostgreSQL
+and through Kafka when reachable, the naive baseline on a prefix of the same messages,
+the raw insert limit (executemany of the same stored-event rows in one transaction), and
+a rebuild of the read models. Ratios are taken within the run, so they travel between
+machines better than absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from smsledger.consumers.ingest import ingest_lines
+from smsledger.domain.policies import policy_named
+from smsledger.projections.queries import run_query
+
+from .bench_naive import naive_ingest
+from .bootstrap import bootstrap
+from .render import print_json, print_table
+from .settings import Settings
+from .simulator import config_for_size, simulate_lines
+
+NAIVE_MESSAGES = 5_000
+POSTGRES_URL = os.environ.get(
+    "SMSLEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def reset_peak_rss() -> None:
+    """Linux: writing 5 to clear_refs resets the peak resident set size of this process."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Phase:
+    name: str
+    items: int
+    seconds: float
+    peak_rss_mb: float
+    unit: str = "msgs"
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds if self.seconds else 0.0
+
+
+def measure(name: str, unit: str, work: Callable[[], int]) -> Phase:
+    reset_peak_rss()
+    started = time.perf_counter()
+    items = work()
+    return Phase(name, items, time.perf_counter() - started, peak_rss_mb(), unit)
+
+
+@dataclass
+class BenchRun:
+    messages: int
+    phases: dict[str, Phase] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    checks: dict[str, bool] = field(default_factory=dict)
+
+
+def _ingest_file(store: str, jsonl: Path, policy: str) -> Any:
+    ledger = bootstrap(Settings(store=store, policy=policy))
+    with jsonl.open("rb") as stream:
+        ingest_lines(ledger.engine(), stream, source=str(jsonl), batch_size=2000)
+    ledger.catch_up()
+    return ledger
+
+
+def raw_limit(source_db: Path, target_db: Path) -> int:
+    """executemany of the same stored-event rows into an empty table, one transaction."""
+    rows = sqlite3.connect(source_db).execute(
+        "SELECT originator_id, originator_version, topic, state FROM stored_events"
+    ).fetchall()
+    connection = sqlite3.connect(target_db, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(
+        "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER,"
+        " topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+    )
+    started = time.perf_counter()
+    connection.execute("BEGIN")
+    connection.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", rows)
+    connection.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return len(rows), elapsed  # type: ignore[return-value]
+
+
+def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun:
+    policy = settings.policy
+    jsonl = workdir / "messages.jsonl"
+    lines = list(simulate_lines(config_for_size(args.messages, seed=1)))
+    jsonl.write_bytes(b"".join(lines))
+    result = BenchRun(messages=len(lines))
+    db = workdir / "fast.db"
+    holder: dict[str, Any] = {}
+
+    def ingest_sqlite() -> int:
+        holder["ledger"] = _ingest_file(f"sqlite:///{db}", jsonl, policy)
+        return len(lines)
+
+    result.phases["ingest_sqlite"] = measure("ingest (SQLite file)", "msgs", ingest_sqlite)
+    ledger = holder["ledger"]
+    result.phases["rebuild"] = measure("rebuild read models", "events", ledger.rebuild)
+    result.checks["rebuild_identical"] = _rebuild_identical(ledger)
+    ledger.close()
+
+    rows, raw_seconds = raw_limit(db, workdir / "raw.db")  # type: ignore[misc]
+    result.phases["raw_limit"] = Phase("raw executemany limit", rows, raw_seconds, 0.0, "rows")
+    _naive(result, lines[:NAIVE_MESSAGES], workdir, policy)
+    if not args.no_postgres:
+        _postgres(result, jsonl, policy)
+    if not args.no_kafka:
+        from .bench_kafka import kafka_phase
+
+        kafka_phase(result, jsonl, workdir, policy, args.bootstrap)
+    return result
+
+
+def _rebuild_identical(ledger: Any) -> bool:
+    before = {q: run_query(ledger.opened.database, q) for q in ("balances", "orders", "deposits",
+                                                             "refunds", "stats")}
+    ledger.rebuild()
+    after = {q: run_query(ledger.opened.database, q) for q in before}
+    return before == after
+
+
+def _naive(result: BenchRun, lines: list[bytes], workdir: Path, policy: str) -> None:
+    naive_db, fast_db = workdir / "naive.db", workdir / "fast-prefix.db"
+    result.phases["naive"] = measure(
+        "naive baseline", "msgs",
+        lambda: (naive_ingest(str(naive_db), lines, policy_named(policy)), len(lines))[1],
+    )
+    prefix = workdir / "prefix.jsonl"
+    prefix.write_bytes(b"".join(lines))
+
+    def fast_prefix() -> int:
+        _ingest_file(f"sqlite:///{fast_db}", prefix, policy).close()
+        return len(lines)
+
+    result.phases["fast_prefix"] = measure("ingest, same prefix", "msgs", fast_prefix)
+    naive = sqlite3.connect(naive_db).execute(
+        "SELECT account, deposited, available, held, spent, refund_pending, refunded_out,"
+        " forfeited FROM balances ORDER BY account").fetchall()
+    fast = sqlite3.connect(fast_db).execute(
+        "SELECT account, deposited, available, held, spent, refund_pending, refunded_out,"
+        " forfeited FROM balances ORDER BY account").fetchall()
+    result.checks["naive_balances_identical"] = naive == fast and bool(fast)
+
+
+def _postgres(result: BenchRun, jsonl: Path, policy: str) -> None:
+    schema = f"bench_{os.getpid()}"
+    url = f"{POSTGRES_URL}?schema={schema}"
+    try:
+        holder: dict[str, Any] = {}
+
+        def ingest_pg() -> int:
+            holder["ledger"] = _ingest_file(url, jsonl, policy)
+            return result.messages
+
+        result.phases["ingest_postgres"] = measure("ingest (PostgreSQL)", "msgs", ingest_pg)
+        ledger = holder["ledger"]
+        with ledger.opened.database.transaction() as cursor:
+            ledger.opened.database.execute(cursor, f"DROP SCHEMA {schema} CASCADE")
+        ledger.close()
+    except RuntimeError as error:
+        result.notes.append(f"PostgreSQL not measured: {error}")
+
+
+def summary(result: BenchRun) -> dict[str, Any]:
+    phases = result.phases
+    ingest, raw = phases["ingest_sqlite"], phases["raw_limit"]
+    out: dict[str, Any] = {
+        "messages": result.messages,
+        "ingest_msgs_per_s": round(ingest.rate),
+        "vs_naive": round(phases["fast_prefix"].rate / phases["naive"].rate, 1),
+        "raw_limit_ratio": round(ingest.seconds / raw.seconds, 1),
+        "rebuild_events_per_s": round(phases["rebuild"].rate),
+        "peak_rss_mb": {"ingest": round(ingest.peak_rss_mb, 1),
+                        "rebuild": round(phases["rebuild"].peak_rss_mb, 1)},
+        "events": phases["rebuild"].items,
+        "naive_msgs_per_s": round(phases["naive"].rate),
+        "naive_messages": phases["naive"].items,
+        "raw_rows_per_s": round(raw.rate),
+        "postgres_msgs_per_s": round(phases["ingest_postgres"].rate)
+        if "ingest_postgres" in phases else None,
+        "kafka_msgs_per_s": round(phases["kafka"].rate) if "kafka" in phases else None,
+        "checks": result.checks,
+        "notes": result.notes,
+        "machine": {
+            "cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+        },
+    }
+    return out
+
+
+def run_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    with tempfile.TemporaryDirectory(prefix="smsledger-bench-") as workdir:
+        result = run(args, settings, Path(workdir))
+    report = summary(result)
+    if args.json:
+        print_json(report, out)
+    else:
+        print_table([
+            {"phase": p.name, "items": p.items, "unit": p.unit, "seconds": round(p.seconds, 3),
+             "per_second": round(p.rate), "peak_rss_mb": round(p.peak_rss_mb, 1)}
+            for p in result.phases.values()
+        ], out)
+        for key in ("ingest_msgs_per_s", "vs_naive", "raw_limit_ratio", "rebuild_events_per_s",
+                    "postgres_msgs_per_s", "kafka_msgs_per_s"):
+            out.write(f"{key}: {report[key]}\n")
+        out.write(f"checks: {report['checks']}\n")
+        for note in result.notes:
+            out.write(f"note: {note}\n")
+    return 0 if all(result.checks.values()) else 1

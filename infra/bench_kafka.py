@@ -1,0 +1,51 @@
+"""The benchmark's Kafka phase: produce the workload, consume it with exactly-once effect."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from .bootstrap import bootstrap
+from .settings import KafkaSettings, Settings, Topics
+
+
+def kafka_phase(result: Any, jsonl: Path, workdir: Path, policy: str, bootstrap_address: str | None) -> None:
+    from .bench import Phase, peak_rss_mb, reset_peak_rss
+
+    try:
+        if bootstrap_address is None:
+            from .broker import LocalBroker
+
+            with LocalBroker() as broker:
+                _measure(result, jsonl, workdir, policy, broker.address, Phase,
+                         reset_peak_rss, peak_rss_mb)
+        else:
+            _measure(result, jsonl, workdir, policy, bootstrap_address, Phase,
+                     reset_peak_rss, peak_rss_mb)
+    except RuntimeError as error:
+        result.notes.append(f"Kafka not measured: {error}")
+
+
+def _measure(result: Any, jsonl: Path, workdir: Path, policy: str, address: str,
+             phase: Any, reset: Any, peak: Any) -> None:
+    from .produce import produce_jsonl
+    from .runtime import consume
+    from .topics import create_topics
+
+    stamp = str(int(time.time()))
+    topics = Topics(provider=f"bench{stamp}.provider", customer=f"bench{stamp}.customer",
+                    payments=f"bench{stamp}.payments", ledger=f"bench{stamp}.ledger")
+    kafka = KafkaSettings(bootstrap=address, group_id=f"bench{stamp}", topics=topics)
+    create_topics(kafka, partitions=3)
+    with jsonl.open("rb") as stream:
+        produce_jsonl(stream, kafka)
+    settings = Settings(store=f"sqlite:///{workdir / 'kafka.db'}", policy=policy, kafka=kafka)
+    ledger = bootstrap(settings)
+    reset()
+    started = time.perf_counter()
+    report = consume(ledger, settings, stop_when_idle=3.0)
+    seconds = time.perf_counter() - started - 3.0  # the idle wait is not work
+    ledger.close()
+    result.phases["kafka"] = phase("Kafka end to end (3 partitions)", report.records,
+                                   max(seconds, 1e-6), peak(), "msgs")
