@@ -86,12 +86,26 @@ def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:
     return found
 
 
+class Ownership:
+    """Which accounts and parked messages this engine may act on without a message.
+
+    A single writer owns everything. In a consumer group each member owns the accounts
+    whose messages land on its partitions, and only those deadlines are its to settle.
+    """
+
+    def account(self, account: str) -> bool:
+        return True
+
+    def parked(self, parked: Parked) -> bool:
+        return True
+
+
 class Engine:
     """Applies messages to the ledger; one engine per writer of a set of accounts."""
 
     def __init__(
         self, store: LedgerStore, policy: Policy, *, consumer_group: str = "",
-        park_limit: timedelta = PARK_LIMIT,
+        park_limit: timedelta = PARK_LIMIT, ownership: Ownership | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -99,12 +113,15 @@ class Engine:
         self.park_limit = park_limit
         self.counts = Counts()
         self.watermark: datetime | None = store.watermark()
+        owns = ownership or Ownership()
         self._deadlines = _Deadlines()
-        for aggregate_id, kind, due in store.deadlines():
-            self._deadlines.set(aggregate_id, kind, due)
+        for aggregate_id, kind, due, account in store.deadlines():
+            if owns.account(account):
+                self._deadlines.set(aggregate_id, kind, due)
         self._parked: dict[tuple[str, str], dict[str, Parked]] = defaultdict(dict)
         for parked in store.parked():
-            self._parked[(parked.kind, parked.subject)][parked.message_id] = parked
+            if owns.parked(parked):
+                self._parked[(parked.kind, parked.subject)][parked.message_id] = parked
         self._batch = self._new_batch()
         self._seen_in_batch: set[str] = set()
 
@@ -129,7 +146,9 @@ class Engine:
             if isinstance(aggregate, Order | RefundRequest):
                 kind = "order" if isinstance(aggregate, Order) else "request"
                 if self._deadlines.set(aggregate.id, kind, aggregate.deadline):
-                    self._batch.deadlines[aggregate.id] = (kind, aggregate.deadline)
+                    self._batch.deadlines[aggregate.id] = (
+                        kind, aggregate.deadline, aggregate.account
+                    )
 
     def _get(self, aggregate_id: UUID) -> Account | Order | RefundRequest | None:
         pending = self._batch.aggregates.get(aggregate_id)
@@ -315,7 +334,8 @@ class Engine:
             if not waiting:
                 del self._parked[key]
 
-    def commit(self) -> None:
+    def commit(self) -> Batch:
+        """Commit the batch in hand; returns it (its dead letters go on to a topic)."""
         batch = self._batch
         if len(batch) or batch.aggregates or batch.offsets or batch.watermark:
             try:
@@ -325,6 +345,7 @@ class Engine:
                 raise
         self._batch = self._new_batch()
         self._seen_in_batch.clear()
+        return batch
 
     def _new_batch(self) -> Batch:
         return Batch(consumer_group=self.consumer_group, policy=self.policy.name)

@@ -27,7 +27,8 @@ JOURNAL_TABLES = (
         at TEXT NOT NULL, source TEXT NOT NULL, partition_no INTEGER, offset_no BIGINT,
         raw {blob} NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS deadlines (
-        aggregate_id TEXT PRIMARY KEY, kind TEXT NOT NULL, due TEXT NOT NULL)""",
+        aggregate_id TEXT PRIMARY KEY, kind TEXT NOT NULL, due TEXT NOT NULL,
+        account TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS consumer_offsets (
         consumer_group TEXT NOT NULL, topic TEXT NOT NULL, partition_no INTEGER NOT NULL,
         next_offset BIGINT NOT NULL, PRIMARY KEY (consumer_group, topic, partition_no))""",
@@ -65,7 +66,7 @@ class Batch:
     dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
     parked: dict[str, Parked] = field(default_factory=dict)
     unparked: set[str] = field(default_factory=set)
-    deadlines: dict[UUID, tuple[str, datetime | None]] = field(default_factory=dict)
+    deadlines: dict[UUID, tuple[str, datetime | None, str]] = field(default_factory=dict)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     consumer_group: str = ""
     watermark: datetime | None = None
@@ -84,7 +85,7 @@ class LedgerStore(Protocol):
 
     def seen(self, message_ids: list[str]) -> set[str]: ...
 
-    def deadlines(self) -> list[tuple[UUID, str, datetime]]: ...
+    def deadlines(self) -> list[tuple[UUID, str, datetime, str]]: ...
 
     def parked(self) -> list[Parked]: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -198,10 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    try:
-        from .cli_runtime import add_runtime_commands
-    except ImportError:  # the Kafka runtime's modules are part of the same package
-        raise
+    from .cli_runtime import add_runtime_commands
+
     add_runtime_commands(sub, common, command)
 
 
@@ -220,7 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_for(args)
         return COMMANDS[args.command](args, settings)
-    except (UsageError, StoreError, ValueError) as error:
+    except (UsageError, StoreError, ValueError, RuntimeError) as error:
+        # Errors of input, configuration or unreachable services: a sentence, not a
+        # traceback (SMSLEDGER_DEBUG=1 shows it).
+        if os.environ.get("SMSLEDGER_DEBUG"):
+            raise
         print(f"smsledger {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,10 +1,141 @@
-"""Command-line commands of the distributed runtime and the benchmark."""
+"""Command-line commands of the distributed runtime: consume, relay, broker, produce, topics."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import replace
 from typing import Any
+
+from .settings import KafkaSettings, Settings, Topics
+
+
+def _kafka_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap", help="host:port[,host:port] (env SMSLEDGER_BOOTSTRAP)")
+    parser.add_argument("--group", help="consumer group id (env SMSLEDGER_GROUP_ID)")
+    parser.add_argument("--topic-provider", help="env SMSLEDGER_TOPIC_PROVIDER")
+    parser.add_argument("--topic-customer", help="env SMSLEDGER_TOPIC_CUSTOMER")
+    parser.add_argument("--topic-payments", help="env SMSLEDGER_TOPIC_PAYMENTS")
+    parser.add_argument("--topic-ledger", help="env SMSLEDGER_TOPIC_LEDGER")
+    parser.add_argument("--batch-size", type=int, help="records per transaction")
+
+
+def kafka_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    kafka: KafkaSettings = settings.kafka
+    topics = Topics(
+        provider=args.topic_provider or kafka.topics.provider,
+        customer=args.topic_customer or kafka.topics.customer,
+        payments=args.topic_payments or kafka.topics.payments,
+        ledger=args.topic_ledger or kafka.topics.ledger,
+    )
+    kafka = replace(
+        kafka, bootstrap=args.bootstrap or kafka.bootstrap, group_id=args.group or kafka.group_id,
+        topics=topics, batch_size=args.batch_size or kafka.batch_size,
+    )
+    return replace(settings, kafka=kafka)
 
 
 def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any) -> None:
-    """Registered as the runtime's modules land; see `infra.cli`."""
+    p = sub.add_parser("consume", parents=[common], help="the Kafka consumer")
+    _kafka_options(p)
+    p.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
+                   help="exit 0 once nothing has arrived for this long")
+
+    p = sub.add_parser("relay", parents=[common], help="publish domain events to Kafka")
+    _kafka_options(p)
+    p.add_argument("--stop-when-idle", type=float, metavar="SECONDS")
+
+    p = sub.add_parser("produce", parents=[common], help="publish a JSONL stream to the topics")
+    _kafka_options(p)
+    p.add_argument("file", metavar="FILE|-")
+
+    p = sub.add_parser("topics", parents=[common], help="create the topics co-partitioned")
+    _kafka_options(p)
+    p.add_argument("action", choices=["create", "describe"])
+    p.add_argument("--partitions", type=int, default=3)
+
+    p = sub.add_parser("broker", parents=[common], help="run a local Kafka-protocol broker")
+    p.add_argument("--port", type=int, help="loopback port (default: a free one)")
+
+    p = sub.add_parser("bench", parents=[common], help="the benchmark")
+    p.add_argument("--messages", type=int, default=200_000)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--bootstrap", help="also measure through this Kafka broker")
+    p.add_argument("--no-kafka", action="store_true", help="skip the Kafka measurement")
+    p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL measurement")
+
+    command("consume")(cmd_consume)
+    command("relay")(cmd_relay)
+    command("produce")(cmd_produce)
+    command("topics")(cmd_topics)
+    command("broker")(cmd_broker)
+    command("bench")(cmd_bench)
+
+
+def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
+    from .bootstrap import bootstrap
+    from .runtime import consume
+
+    settings = kafka_settings(args, settings)
+    ledger = bootstrap(settings)
+    try:
+        report = consume(ledger, settings, stop_when_idle=args.stop_when_idle)
+    finally:
+        ledger.close()
+    print(f"consumed {report.records} records in {report.batches} transactions, "
+          f"{report.dead_letters_published} dead letters published, "
+          f"{report.rebalances} assignments")
+    return 0
+
+
+def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
+    from .bootstrap import bootstrap
+    from .runtime import relay
+
+    settings = kafka_settings(args, settings)
+    ledger = bootstrap(settings)
+    try:
+        report = relay(ledger, settings, stop_when_idle=args.stop_when_idle)
+    finally:
+        ledger.close()
+    print(f"published {report.published} events to {settings.kafka.topics.ledger}, "
+          f"position {report.position}")
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
+    from .cli import _input
+    from .produce import produce_jsonl
+
+    settings = kafka_settings(args, settings)
+    with _input(args.file) as stream:
+        report = produce_jsonl(stream, settings.kafka)
+    per_topic = ", ".join(f"{t}: {n}" for t, n in sorted(report.messages.items()))
+    print(f"produced {report.total} messages ({per_topic}); unroutable {report.unroutable}")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    from .topics import create_topics, describe_partitions
+
+    settings = kafka_settings(args, settings)
+    if args.action == "create":
+        counts = create_topics(settings.kafka, args.partitions)
+    else:
+        counts = describe_partitions(settings.kafka)
+    for topic, partitions in sorted(counts.items()):
+        print(f"{topic}\t{partitions} partitions")
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
+    from .broker import run_broker_forever
+
+    run_broker_forever(args.port)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from .bench import run_bench
+
+    return run_bench(args, settings, out=sys.stdout)

@@ -74,15 +74,15 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
 
 def _write_deadlines(cursor: Any, batch: Batch, sql: Any) -> None:
     upserts = [
-        (aggregate_id.hex, kind, due.isoformat())
-        for aggregate_id, (kind, due) in batch.deadlines.items()
+        (aggregate_id.hex, kind, due.isoformat(), account)
+        for aggregate_id, (kind, due, account) in batch.deadlines.items()
         if due is not None
     ]
-    deletes = [(a.hex,) for a, (_, due) in batch.deadlines.items() if due is None]
+    deletes = [(a.hex,) for a, (_, due, _) in batch.deadlines.items() if due is None]
     if upserts:
         cursor.executemany(
             sql(
-                "INSERT INTO deadlines VALUES (?, ?, ?) ON CONFLICT (aggregate_id)"
+                "INSERT INTO deadlines VALUES (?, ?, ?, ?) ON CONFLICT (aggregate_id)"
                 " DO UPDATE SET due = excluded.due, kind = excluded.kind"
             ),
             upserts,

@@ -99,9 +99,9 @@ class EventStore:
                 found.update(r[0] for r in rows)
         return found
 
-    def deadlines(self) -> list[tuple[UUID, str, datetime]]:
-        rows = self.database.query("SELECT aggregate_id, kind, due FROM deadlines", ())
-        return [(UUID(r[0]), r[1], datetime.fromisoformat(r[2])) for r in rows]
+    def deadlines(self) -> list[tuple[UUID, str, datetime, str]]:
+        rows = self.database.query("SELECT aggregate_id, kind, due, account FROM deadlines", ())
+        return [(UUID(r[0]), r[1], datetime.fromisoformat(r[2]), r[3]) for r in rows]
 
     def parked(self) -> list[Parked]:
         rows = self.database.query(

@@ -1,0 +1,229 @@
+"""The Kafka consumer: one member of a consumer group, with exactly-once effect.
+
+Offsets are stored in the event store in the same transaction as the events they caused
+(see `engine.Engine.commit`); on every assignment the member seeks to them, and Kafka's own
+committed offsets are written only as a hint for tools. Records of the assigned partitions
+are merged in event-time order, so three topics give the same state as one file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+from kafka.partitioner.default import murmur2
+
+from .engine import Engine, Ownership
+from .journal import Batch, Inbound, Parked
+from .messages import DecodeError, parse_time
+
+log = logging.getLogger(__name__)
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+SEQUENCE_HEADER = "smsledger-seq"
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a message keyed by `key`."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+class PartitionOwnership(Ownership):
+    def __init__(self, partitions: set[int], partition_count: int) -> None:
+        self.partitions = partitions
+        self.partition_count = partition_count
+
+    def account(self, account: str) -> bool:
+        return partition_of(account, self.partition_count) in self.partitions
+
+    def parked(self, parked: Parked) -> bool:
+        return parked.inbound.partition in self.partitions
+
+
+@dataclass(order=True)
+class _Buffered:
+    """A fetched record with its merge key: event time, then producer sequence, topic rank."""
+
+    key: tuple[Any, ...]
+    inbound: Inbound = field(compare=False)
+
+
+def merge_key(value: bytes, headers: list[tuple[str, bytes]] | None, rank: int) -> tuple:
+    try:
+        at = parse_time(orjson.loads(value).get("at"))
+    except (orjson.JSONDecodeError, DecodeError, AttributeError):
+        at = EARLIEST  # undecodable: dead-lettered as soon as it is merged
+    sequence = next((int(v) for k, v in headers or () if k == SEQUENCE_HEADER), -1)
+    return (at, sequence, rank)
+
+
+@dataclass
+class ConsumeReport:
+    batches: int = 0
+    records: int = 0
+    dead_letters_published: int = 0
+    rebalances: int = 0
+
+
+class LedgerConsumer:
+    """Polls, merges, applies and commits until stopped or idle."""
+
+    def __init__(
+        self,
+        consumer: Any,
+        make_engine: Callable[[Ownership], Engine],
+        *,
+        topics: tuple[str, ...],
+        publish_dead_letters: Callable[[Batch], int],
+        batch_size: int = 2000,
+        stop_when_idle: float | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.consumer = consumer
+        self.make_engine = make_engine
+        self.topics = topics
+        # Tie-break of equal event times without a producer sequence: money first,
+        # then customers, then providers (payments, customer, provider topic order).
+        self.rank = {topic: i for i, topic in enumerate((topics[2], topics[1], topics[0]))}
+        self.publish_dead_letters = publish_dead_letters
+        self.batch_size = batch_size
+        self.stop_when_idle = stop_when_idle
+        self.wall_clock = wall_clock
+        self.report = ConsumeReport()
+        self.stopping = False
+        self.engine: Engine | None = None
+        self.buffers: dict[TopicPartition, deque[_Buffered]] = {}
+        self._end_offsets: dict[TopicPartition, int] = {}
+        self._end_checked = 0.0
+        self._ticked = 0.0
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then leave (safe to call from a signal handler)."""
+        self.stopping = True
+
+    def run(self) -> ConsumeReport:
+        self.consumer.subscribe(topics=list(self.topics), listener=_Listener(self))
+        last_record = time.monotonic()
+        while not self.stopping:
+            fetched = self.consumer.poll(timeout_ms=200, max_records=self.batch_size)
+            for tp, records in fetched.items():
+                if tp in self.buffers:
+                    rank = self.rank.get(tp.topic, 9)
+                    self.buffers[tp].extend(
+                        _Buffered(merge_key(r.value, r.headers, rank),
+                                  Inbound(r.value, tp.topic, tp.partition, r.offset))
+                        for r in records
+                    )
+                    last_record = time.monotonic()
+            if self.engine is None:
+                continue
+            applied = self._apply_merged()
+            if not applied and self._caught_up() and time.monotonic() - self._ticked >= 1.0:
+                # Everything read: event time can only be the present from here on.
+                self._ticked = time.monotonic()
+                self.engine.advance(self.wall_clock())
+                self._commit()
+            if self._idle_for(last_record):
+                break
+        self.consumer.close()
+        return self.report
+
+    def _idle_for(self, last_record: float) -> bool:
+        if self.stop_when_idle is None or any(self.buffers.values()):
+            return False
+        return time.monotonic() - last_record >= self.stop_when_idle
+
+    def _apply_merged(self) -> bool:
+        batch = self._merge()
+        if not batch:
+            return False
+        assert self.engine is not None
+        self.engine.process(batch)
+        self._commit()
+        self.report.records += len(batch)
+        return True
+
+    def _commit(self) -> None:
+        assert self.engine is not None
+        batch = self.engine.commit()
+        self.report.batches += 1
+        self.report.dead_letters_published += self.publish_dead_letters(batch)
+        if batch.offsets:
+            hint = {
+                TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                for (t, p), o in batch.offsets.items()
+            }
+            self.consumer.commit_async(offsets=hint)
+
+    def _merge(self) -> list[Inbound]:
+        """Records in event-time order, as long as no lagging partition could still hold
+        an earlier one (a caught-up partition does not hold the merge back)."""
+        merged: list[Inbound] = []
+        while len(merged) < self.batch_size:
+            heads = [(b[0], tp) for tp, b in self.buffers.items() if b]
+            if not heads or any(self._lagging(tp) for tp, b in self.buffers.items() if not b):
+                break
+            _, tp = min(heads, key=lambda h: (h[0].key, h[1].topic, h[1].partition))
+            merged.append(self.buffers[tp].popleft().inbound)
+        return merged
+
+    def _lagging(self, tp: TopicPartition) -> bool:
+        highwater = self.consumer.highwater(tp)
+        if highwater is None:
+            highwater = self._end_offset(tp)
+        return self.consumer.position(tp) < highwater
+
+    def _end_offset(self, tp: TopicPartition) -> int:
+        now = time.monotonic()
+        if tp not in self._end_offsets or now - self._end_checked > 1.0:
+            self._end_offsets.update(self.consumer.end_offsets(list(self.buffers)))
+            self._end_checked = now
+        return self._end_offsets.get(tp, 0)
+
+    def _caught_up(self) -> bool:
+        return not any(self.buffers.values()) and not any(
+            self._lagging(tp) for tp in self.buffers
+        )
+
+    # Rebalances: the state of the partitions we own is re-read from the store.
+
+    def assigned(self, partitions: list[TopicPartition]) -> None:
+        self.report.rebalances += 1
+        self.buffers = {tp: deque() for tp in partitions}
+        self._end_offsets.clear()
+        numbers = {tp.partition for tp in partitions}
+        counts = {len(self.consumer.partitions_for_topic(t) or ()) for t in self.topics}
+        if len(counts) != 1:
+            raise RuntimeError(f"inbound topics are not co-partitioned: {sorted(counts)}")
+        self.engine = self.make_engine(PartitionOwnership(numbers, counts.pop()))
+        stored = self.engine.store.offsets(self.engine.consumer_group)
+        for tp in partitions:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+        log.info("assigned %s", sorted((tp.topic, tp.partition) for tp in partitions))
+
+    def revoked(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self.buffers.pop(tp, None)
+        self.engine = None
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, owner: LedgerConsumer) -> None:
+        self.owner = owner
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.owner.revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owner.assigned(list(assigned))
