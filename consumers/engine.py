@@ -26,7 +26,7 @@ from smsledger.domain.policies import Policy
 from smsledger.domain.refund import RefundRequest
 from smsledger.projections.formats import iso
 
-from .handlers import HANDLERS, Ignored, Park
+from .handlers import HANDLERS, Ignored, Park, Refusal
 from .journal import Batch, Inbound, LedgerStore, Parked
 from .messages import DecodeError, Message, decode
 
@@ -248,7 +248,9 @@ class Engine:
         if isinstance(outcome, Park):
             self._park(inbound, message, outcome)
             return
-        if isinstance(outcome, Ignored):
+        if isinstance(outcome, Refusal):
+            self._reject(message, Refused(outcome.reason, outcome.detail))
+        elif isinstance(outcome, Ignored):
             self.counts.ignored += 1
             self._processed(message, "ignored", outcome.reason)
         else:

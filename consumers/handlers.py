@@ -41,12 +41,20 @@ class Ignored:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Refused, yet recorded in the aggregates too (an order born `rejected`)."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class Park:
     kind: str  # "order" or "request"
     subject: str
 
 
-Outcome = Applied | Ignored | Park
+Outcome = Applied | Ignored | Refusal | Park
 APPLIED = Applied()
 Handler = Callable[[Context, Message], Outcome]
 
@@ -98,6 +106,8 @@ def order_requested(ctx: Context, msg: Message) -> Outcome:
         country=d["country"], price=d["price"], at=msg.at, policy=ctx.policy,
     )
     ctx.touch(order, *([account] if account is not None else []))
+    if order.state == "rejected":
+        return Refusal(order.reason or "rejected", f"order {d['order']} rejected at request")
     return APPLIED
 
 
@@ -232,8 +242,9 @@ def refund_paid(ctx: Context, msg: Message) -> Outcome:
 def account_blocked(ctx: Context, msg: Message) -> Outcome:
     account = _known_account(ctx, msg.data["account"])
     orders = ctx.open_orders(account)
-    ledger.block(account, orders, reason=msg.data["reason"], at=msg.at)
-    ctx.touch(account, *orders)
+    refunds = [r for r in map(ctx.refund, sorted(account.pending_refunds)) if r is not None]
+    ledger.block(account, orders, refunds, reason=msg.data["reason"], at=msg.at)
+    ctx.touch(account, *orders, *refunds)
     return APPLIED
 
 

@@ -28,9 +28,11 @@ class Account(Aggregate):
         self.refunded_out = 0
         self.forfeited = 0
         self.holds: dict[str, int] = {}
+        self.hold_seqs: dict[str, int] = {}  # order -> the version that held its price
         self.deposits: dict[str, DepositRecord] = {}
         self.pending_refunds: dict[str, list[list]] = {}
-        self.last_completed_seq = 0
+        # The purchase position of the latest-bought order that was completed (activated).
+        self.completed_purchase_seq = 0
         self.last_accepted_seq = 0
         self.waiver: dict[str, str] | None = None
 
@@ -82,19 +84,24 @@ class Account(Aggregate):
             account.available -= self.amount
             account.held += self.amount
             account.holds[self.order] = self.amount
+            account.hold_seqs[self.order] = self.originator_version
             account.last_accepted_seq = self.originator_version
 
     class HoldCaptured(Aggregate.Event):
         order: str
         captured: int
         released: int
+        purchased_seq: int  # when the order was bought: what "spent after a deposit" compares
 
         def apply(self, account: Account) -> None:
             account.held -= self.captured + self.released
             account.spent += self.captured
             account.available += self.released
             del account.holds[self.order]
-            account.last_completed_seq = self.originator_version
+            del account.hold_seqs[self.order]
+            account.completed_purchase_seq = max(
+                account.completed_purchase_seq, self.purchased_seq
+            )
 
     class HoldReleased(Aggregate.Event):
         order: str
@@ -105,6 +112,7 @@ class Account(Aggregate):
             account.held -= self.amount
             account.available += self.amount
             del account.holds[self.order]
+            del account.hold_seqs[self.order]
 
     class RefundReserved(Aggregate.Event):
         request: str
@@ -209,7 +217,8 @@ class Account(Aggregate):
         if amount > held:
             raise InvariantViolated(f"capture {amount} exceeds hold {held} of {order}")
         self.trigger_event(
-            self.HoldCaptured, timestamp=at, order=order, captured=amount, released=held - amount
+            self.HoldCaptured, timestamp=at, order=order, captured=amount, released=held - amount,
+            purchased_seq=self.hold_seqs[order],
         )
 
     def release(self, *, order: str, reason: str, at: datetime) -> None:
@@ -258,7 +267,7 @@ class Account(Aggregate):
             status=self.status,
             available=self.available,
             deposits=tuple(self.deposits.values()),
-            last_completed_seq=self.last_completed_seq,
+            completed_purchase_seq=self.completed_purchase_seq,
             last_accepted_seq=self.last_accepted_seq,
         )
 

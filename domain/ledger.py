@@ -13,6 +13,7 @@ from .account import Account
 from .errors import CurrencyMismatch, NotOwner, Refused
 from .order import Order
 from .policies import (
+    ACCOUNT_BLOCKED,
     DETAILS_MISSING,
     ORDER_NUMBER_ALREADY_USED,
     Policy,
@@ -136,9 +137,17 @@ def report_bad_sms(
     _settle(order, account)
 
 
-def block(account: Account, open_orders: list[Order], *, reason: str, at: datetime) -> None:
+def block(
+    account: Account, open_orders: list[Order], unpaid_refunds: list[RefundRequest], *,
+    reason: str, at: datetime,
+) -> None:
+    """Blocked: open orders are cancelled and released, and no refund is made (both
+    policies), so refunds not yet paid are withdrawn and their money stays on the balance."""
     account.block(reason=reason, at=at)
     _cancel_all(account, open_orders, reason="account_blocked", at=at)
+    for refund in unpaid_refunds:
+        refund.withdraw(rule=ACCOUNT_BLOCKED, at=at)
+        account.release_refund(request=refund.request, amount=refund.amount, at=at)
 
 
 def close(account: Account, open_orders: list[Order], *, at: datetime) -> None:

@@ -46,7 +46,8 @@ class Policy:
     # Only deposits of these methods can go back to the payment method (None: any).
     refundable_methods: frozenset[str] | None = None
     crypto_final: bool = False
-    # "completed": a completed order after a deposit blocks it; "accepted": any accepted order.
+    # "completed": an order bought after a deposit and completed blocks it;
+    # "accepted": any order accepted after it does.
     spent_after: str = "completed"
     accidental_refused: bool = False
     details_window: timedelta | None = None
@@ -116,14 +117,14 @@ def deposit_blockers(
     policy: Policy,
     deposit: DepositRecord,
     now: datetime,
-    last_completed_seq: int,
+    completed_purchase_seq: int,
     last_accepted_seq: int,
 ) -> tuple[str, ...]:
     """The rule ids that forbid refunding `deposit` at `now` (empty: refundable)."""
     rules: list[str] = []
     if now - deposit.at > policy.deposit_window:
         rules.append(WINDOW_EXPIRED)
-    last_spend = last_completed_seq if policy.spent_after == "completed" else last_accepted_seq
+    last_spend = completed_purchase_seq if policy.spent_after == "completed" else last_accepted_seq
     if last_spend > deposit.seq:
         rules.append(SPENT_AFTER)
     if policy.crypto_final and deposit.method == "crypto":
@@ -142,7 +143,7 @@ class AccountFacts:
     status: str  # open, blocked, closed
     available: int
     deposits: tuple[DepositRecord, ...]
-    last_completed_seq: int
+    completed_purchase_seq: int
     last_accepted_seq: int
 
 
@@ -161,7 +162,7 @@ def deposit_verdicts(policy: Policy, facts: AccountFacts, now: datetime) -> list
             deposit=d.ref,
             remaining=d.remaining,
             blocked_by=account_rules
-            + deposit_blockers(policy, d, now, facts.last_completed_seq, facts.last_accepted_seq),
+            + deposit_blockers(policy, d, now, facts.completed_purchase_seq, facts.last_accepted_seq),
         )
         for d in facts.deposits
     ]

@@ -60,7 +60,17 @@ class RefundRequest(Aggregate):
 
         def apply(self, refund: RefundRequest) -> None:
             refund.status = "expired"
-            refund.rules = [*refund.rules, *self.rules]
+            refund.rules = [*refund.rules, *(r for r in self.rules if r not in refund.rules)]
+            refund.details_due = None
+
+    class Withdrawn(Aggregate.Event):
+        """A refund not yet paid is refused after all (the account was blocked)."""
+
+        rules: list[str]
+
+        def apply(self, refund: RefundRequest) -> None:
+            refund.status = "rejected"
+            refund.rules = [*refund.rules, *(r for r in self.rules if r not in refund.rules)]
             refund.details_due = None
 
     class Paid(Aggregate.Event):
@@ -100,6 +110,11 @@ class RefundRequest(Aggregate):
         if self.status != "awaiting_details" or self.details_due is None:
             raise Refused("not_awaiting_details", f"refund {self.request} is {self.status}")
         self.trigger_event(self.Expired, timestamp=self.details_due, rules=[rule])
+
+    def withdraw(self, *, rule: str, at: datetime) -> None:
+        if self.status not in OPEN_REFUND_STATUSES:
+            raise Refused("not_open", f"refund {self.request} is {self.status}")
+        self.trigger_event(self.Withdrawn, timestamp=at, rules=[rule])
 
     def pay(self, *, fee: int, at: datetime) -> None:
         if self.status == "paid":

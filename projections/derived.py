@@ -65,7 +65,7 @@ def _refresh_account(
                           r["seq"], r["refunded"])
             for r in records
         ),
-        last_completed_seq=balance["last_completed_seq"],
+        completed_purchase_seq=balance["completed_purchase_seq"],
         last_accepted_seq=balance["last_accepted_seq"],
     )
     per_deposit, verdicts = refundable_now(policy, facts, now)

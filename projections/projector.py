@@ -155,7 +155,7 @@ def _opened(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
     rows.balances.put({
         "id": key, "account": e["account"], "currency": e["currency"],
         "eu_consumer": int(e["eu_consumer"]), "status": "open", **dict.fromkeys(MONEY, 0),
-        "last_completed_seq": 0, "last_accepted_seq": 0, "waiver_at": None,
+        "completed_purchase_seq": 0, "last_accepted_seq": 0, "waiver_at": None,
         "waiver_trigger": None, "stale": 1,
     })
     rows.touched_accounts.add(key)
@@ -198,7 +198,7 @@ def _held(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
 def _captured(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
     _move(row, "held", "spent", e["captured"])
     _move(row, "held", "available", e["released"])
-    row["last_completed_seq"] = version
+    row["completed_purchase_seq"] = max(row["completed_purchase_seq"], e["purchased_seq"])
 
 
 def _allocate(rows: BatchRows, row: Row, allocations: list[list[Any]], sign: int) -> None:
@@ -275,6 +275,12 @@ def _expired(row: Row, e: dict[str, Any]) -> None:
     row.update(status="expired", amount=0, details_due=None, rules=",".join(rules))
 
 
+def _withdrawn(row: Row, e: dict[str, Any]) -> None:
+    rules = [r for r in row["rules"].split(",") if r]
+    rules += [r for r in e["rules"] if r not in rules]
+    row.update(status="rejected", amount=0, details_due=None, rules=",".join(rules))
+
+
 FOLDS: dict[str, Fold] = {
     get_topic(Order.Requested): _order_created,
     get_topic(Order.Rejected): _order_created,
@@ -291,6 +297,7 @@ FOLDS: dict[str, Fold] = {
     get_topic(RefundRequest.Decided): _decided,
     get_topic(RefundRequest.DetailsProvided): _refund_fold(_details_provided),
     get_topic(RefundRequest.Expired): _refund_fold(_expired),
+    get_topic(RefundRequest.Withdrawn): _refund_fold(_withdrawn),
     get_topic(RefundRequest.Paid): _refund_fold(
         lambda row, e: row.update(status="paid", fee=e["fee"], paid_at=z(e["timestamp"]))),
 }

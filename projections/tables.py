@@ -10,7 +10,7 @@ TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
             ("status", "TEXT"), ("deposited", "BIGINT"), ("available", "BIGINT"),
             ("held", "BIGINT"), ("spent", "BIGINT"), ("refund_pending", "BIGINT"),
             ("refunded_out", "BIGINT"), ("forfeited", "BIGINT"),
-            ("last_completed_seq", "BIGINT"), ("last_accepted_seq", "BIGINT"),
+            ("completed_purchase_seq", "BIGINT"), ("last_accepted_seq", "BIGINT"),
             ("waiver_at", "TEXT"), ("waiver_trigger", "TEXT"), ("stale", "BIGINT"),
         ),
         ("id",),

@@ -375,33 +375,28 @@ def test_second_explicit_waiver_is_a_rejection() -> None:
     assert _waiver(outcome)["trigger"] == "deposit"
 
 
-# --- Clauses the engine does not follow yet (xfail: the lead fixes the engine) ----------------
+# --- Purchase versus activation, and blocking after a refund was granted -----------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sms-service spent_after compares the deposit with the last *capture* "
-    "(Account.last_completed_seq), so an order purchased before the top-up and confirmed "
-    "after it blocks the top-up; the policy ('purchased and activated ... after the top-up'; "
-    "'only the top-up that was not used ... shall be refunded') and DESIGN §5 ('purchased "
-    "*and* activated after this deposit') leave d2 refundable"))
 def test_sms_service_top_up_between_purchase_and_activation_stays_refundable() -> None:
+    """sms-service: only a number "purchased and activated ... after the top-up" blocks it;
+    an order bought before the top-up and confirmed after it does not."""
     outcome = run(refund_request(play("fund order issue sms topup complete")))
     refund = outcome.refund("r1")
     assert (refund["status"], refund["amount"]) == ("approved", 500)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "account.blocked leaves approved / awaiting-details refunds standing (refund_pending "
-    "stays reserved and refund.paid still pays out); sms-service: 'In case the Customer's "
-    "personal account is blocked ... no refund will be made', 1001sms: abuse -> suspension, "
-    "DESIGN §5 account.blocked: no refund"))
 @pytest.mark.parametrize(("policy", "reason"), [(SMS_SERVICE, "fraud"),
                                                 (ONE_THOUSAND_ONE, "abuse")])
 def test_blocking_withdraws_refunds_not_yet_paid(policy: str, reason: str) -> None:
+    """sms-service: "blocked for violation ... no refund will be made"; 1001sms: abuse ->
+    suspension. A refund granted but not yet paid is withdrawn (`account.blocked`)."""
     s = refund_request(play("fund"))
     play(f"block={reason}", s)
     outcome = run(s, policy=policy)
-    assert outcome.refund("r1")["status"] not in ("approved", "awaiting_details")
+    refund = outcome.refund("r1")
+    assert (refund["status"], refund["amount"]) == ("rejected", 0)
+    assert "account.blocked" in refund["rules"]
     assert outcome.balance()["refund_pending"] == 0
 
 

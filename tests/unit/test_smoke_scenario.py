@@ -18,3 +18,17 @@ def test_completed_order_captures_the_issued_price(scenario: Scenario) -> None:
     assert outcome.order("o1")["released"] == 20
     balance = outcome.balance()
     assert (balance["available"], balance["held"], balance["spent"]) == (920, 0, 80)
+
+
+def test_an_order_refused_at_request_is_an_order_and_a_rejection(scenario: Scenario) -> None:
+    scenario.account()
+    scenario.deposit(50)
+    scenario.order("o1", 100)
+    outcome = run(scenario)
+    assert outcome.order("o1")["state"] == "rejected"
+    assert outcome.order("o1")["reason"] == "insufficient_funds"
+    rejections = outcome.query("rejections")
+    assert [(r["type"], r["subject"], r["reason"]) for r in rejections] == [
+        ("order.requested", "o1", "insufficient_funds")
+    ]
+    assert outcome.balance()["available"] == 50
