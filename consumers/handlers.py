@@ -13,7 +13,7 @@ from smsledger.domain.order import Order
 from smsledger.domain.policies import Policy
 from smsledger.domain.refund import RefundRequest
 
-from .messages import PROVIDER_TYPES, Message
+from .messages import Message
 
 
 class Context(Protocol):

@@ -100,9 +100,8 @@ class LedgerConsumer:
         self.stopping = False
         self.engine: Engine | None = None
         self.buffers: dict[TopicPartition, deque[_Buffered]] = {}
-        self._end_offsets: dict[TopicPartition, int] = {}
-        self._end_checked = 0.0
         self._ticked = 0.0
+        self._assigned_at = 0.0
 
     def stop(self) -> None:
         """Finish the batch in hand, then leave (safe to call from a signal handler)."""
@@ -136,9 +135,11 @@ class LedgerConsumer:
         return self.report
 
     def _idle_for(self, last_record: float) -> bool:
-        if self.stop_when_idle is None or any(self.buffers.values()):
+        """Idle: partitions assigned, everything read, and nothing new for the whole span.
+        Time spent joining the group or catching up never counts."""
+        if self.stop_when_idle is None or self.engine is None or not self._caught_up():
             return False
-        return time.monotonic() - last_record >= self.stop_when_idle
+        return time.monotonic() - max(last_record, self._assigned_at) >= self.stop_when_idle
 
     def _apply_merged(self) -> bool:
         batch = self._merge()
@@ -175,17 +176,11 @@ class LedgerConsumer:
         return merged
 
     def _lagging(self, tp: TopicPartition) -> bool:
+        """Records may remain unread. Until a fetch has told the partition's high watermark,
+        it counts as lagging: the broker's list-offsets answer is not relied on (Tansu's
+        can be short of the log end)."""
         highwater = self.consumer.highwater(tp)
-        if highwater is None:
-            highwater = self._end_offset(tp)
-        return self.consumer.position(tp) < highwater
-
-    def _end_offset(self, tp: TopicPartition) -> int:
-        now = time.monotonic()
-        if tp not in self._end_offsets or now - self._end_checked > 1.0:
-            self._end_offsets.update(self.consumer.end_offsets(list(self.buffers)))
-            self._end_checked = now
-        return self._end_offsets.get(tp, 0)
+        return highwater is None or self.consumer.position(tp) < highwater
 
     def _caught_up(self) -> bool:
         return not any(self.buffers.values()) and not any(
@@ -196,8 +191,8 @@ class LedgerConsumer:
 
     def assigned(self, partitions: list[TopicPartition]) -> None:
         self.report.rebalances += 1
+        self._assigned_at = time.monotonic()
         self.buffers = {tp: deque() for tp in partitions}
-        self._end_offsets.clear()
         numbers = {tp.partition for tp in partitions}
         counts = {len(self.consumer.partitions_for_topic(t) or ()) for t in self.topics}
         if len(counts) != 1:

@@ -242,7 +242,9 @@ class Account(Aggregate):
         )
 
     def pay_out_refund(self, *, request: str, amount: int, fee: int, at: datetime) -> None:
-        self.trigger_event(self.RefundPaidOut, timestamp=at, request=request, amount=amount, fee=fee)
+        self.trigger_event(
+            self.RefundPaidOut, timestamp=at, request=request, amount=amount, fee=fee
+        )
 
     def release_refund(self, *, request: str, amount: int, at: datetime) -> None:
         self.trigger_event(

@@ -161,8 +161,9 @@ def deposit_verdicts(policy: Policy, facts: AccountFacts, now: datetime) -> list
         DepositVerdict(
             deposit=d.ref,
             remaining=d.remaining,
-            blocked_by=account_rules
-            + deposit_blockers(policy, d, now, facts.completed_purchase_seq, facts.last_accepted_seq),
+            blocked_by=account_rules + deposit_blockers(
+                policy, d, now, facts.completed_purchase_seq, facts.last_accepted_seq
+            ),
         )
         for d in facts.deposits
     ]

@@ -82,7 +82,9 @@ def check_money(aggregates: dict[UUID, Any], report: AuditReport) -> dict[str, d
     return balances
 
 
-def compare_balances(ledger: Ledger, replayed: dict[str, dict[str, int]], report: AuditReport) -> None:
+def compare_balances(
+    ledger: Ledger, replayed: dict[str, dict[str, int]], report: AuditReport
+) -> None:
     projected = {row["account"]: row for row in run_query(ledger.opened.database, "balances")}
     for account in sorted(set(projected) | set(replayed)):
         want, have = replayed.get(account), projected.get(account)

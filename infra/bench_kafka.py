@@ -10,7 +10,9 @@ from .bootstrap import bootstrap
 from .settings import KafkaSettings, Settings, Topics
 
 
-def kafka_phase(result: Any, jsonl: Path, workdir: Path, policy: str, bootstrap_address: str | None) -> None:
+def kafka_phase(
+    result: Any, jsonl: Path, workdir: Path, policy: str, bootstrap_address: str | None
+) -> None:
     from .bench import Phase, peak_rss_mb, reset_peak_rss
 
     try:

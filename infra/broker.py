@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -52,12 +54,13 @@ def broker_binary() -> str:
         raise BrokerError(str(error)) from None
 
 
-def broker_command(binary: str, port: int) -> list[str]:
+def broker_command(binary: str, port: int, cluster_id: str) -> list[str]:
     """The Tansu command line for a memory-only broker on loopback `port`."""
     url = f"tcp://{HOST}:{port}"
     return [
         binary,
         "broker",
+        "--cluster-id", cluster_id,
         "--storage-engine", STORAGE,
         "--listener-url", url,
         "--advertised-listener-url", url,
@@ -84,6 +87,9 @@ class LocalBroker:
         self._logs: tempfile.TemporaryDirectory[str] | None = None
         self._port: int | None = None
         self._command: list[str] = []
+        # Unique, so the readiness check knows it reached this broker and not
+        # another one already listening on the port.
+        self.cluster_id = f"smsledger-{uuid.uuid4().hex[:12]}"
 
     @property
     def address(self) -> str:
@@ -123,7 +129,7 @@ class LocalBroker:
         if not self.running:
             raise self._failure("exited unexpectedly")
 
-    def stop(self, grace: float = 5.0) -> None:
+    def stop(self, grace: float = 2.0) -> None:
         """Terminate the broker; kill it if it has not exited after `grace` seconds."""
         process, self._process = self._process, None
         if process is not None:
@@ -158,8 +164,9 @@ class LocalBroker:
     def _spawn(self, binary: str, port: int) -> None:
         self._logs = tempfile.TemporaryDirectory(prefix="smsledger-tansu-")
         logs = Path(self._logs.name)
-        command = self._command = broker_command(binary, port)
+        command = self._command = broker_command(binary, port, self.cluster_id)
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+        env["NO_COLOR"] = "1"  # plain log lines for error messages
         with open(logs / "stdout", "wb") as out, open(logs / "stderr", "wb") as err:
             try:
                 # Its own session: a Ctrl-C in the terminal reaches us, and we stop it.
@@ -176,25 +183,36 @@ class LocalBroker:
         while time.monotonic() < deadline:
             if not self.running:
                 raise self._failure("exited during startup")
-            if _accepts_connections(self._port_or_fail()) and self._answers(deadline):
-                return
+            if _accepts_connections(self._port_or_fail()):
+                cluster_id = self._cluster_id(deadline)
+                if cluster_id == self.cluster_id:
+                    return
+                if cluster_id is not None:
+                    raise self._port_taken(cluster_id)
             time.sleep(0.05)
         raise self._failure(f"did not answer Kafka requests within {self.startup_timeout:g} s")
 
-    def _answers(self, deadline: float) -> bool:
+    def _cluster_id(self, deadline: float) -> str | None:
+        """The id of the cluster answering on our port, or None while nobody answers."""
         remaining_ms = max(int((deadline - time.monotonic()) * 1000), 100)
         settings = KafkaSettings(bootstrap=self.address)
         try:
             admin = make_admin(settings, bootstrap_timeout_ms=min(remaining_ms, 2000))
         except BrokerUnavailable:
-            return False
+            return None
         try:
-            admin.list_topics()
+            return str(admin.describe_cluster()["cluster_id"])
         except KafkaError:
-            return False
+            return None
         finally:
             admin.close()
-        return True
+
+    def _port_taken(self, cluster_id: str) -> BrokerError:
+        # Our process fails to bind and exits; let it, so its output is in the error.
+        assert self._process is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(2)
+        return self._failure(f"cannot listen: another broker (cluster {cluster_id!r}) has the port")
 
     def _port_or_fail(self) -> int:
         if self._port is None:

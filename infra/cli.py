@@ -198,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_optional_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def _add_optional_commands(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser
+) -> None:
     from .cli_runtime import add_runtime_commands
 
     add_runtime_commands(sub, common, command)

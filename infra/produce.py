@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
+from smsledger.consumers.kafka_consumer import SEQUENCE_HEADER
 from smsledger.infra.kafka_clients import make_producer
 from smsledger.infra.settings import KafkaSettings, Topics
-from smsledger.infra.topics import require_inbound
+from smsledger.infra.topics import ensure_topics
 
 PROVIDER_TYPES = frozenset({"number.issued", "number.unavailable", "sms.delivered"})
 PAYMENT_TYPES = frozenset({"deposit.succeeded", "refund.paid"})
@@ -88,6 +89,14 @@ class Router:
             return self.request_accounts.get(request)
         return None
 
+    def learn(self, line: bytes) -> None:
+        """Note which account owns an order or refund request, before anything is sent:
+        a provider message may come before its order in the stream."""
+        message = _parse(line)
+        if message is not None and message.get("type") in ("order.requested", "refund.requested"):
+            data = message.get("data")
+            self._account(message["type"], data if isinstance(data, dict) else {})
+
     def _topic(self, kind: str) -> str:
         if kind in PROVIDER_TYPES:
             return self.topics.provider
@@ -115,11 +124,15 @@ def produce_jsonl(
     the consumer group sees it. Blank lines are skipped and counted. Raises
     `ProduceFailed` if the broker did not acknowledge every message.
     """
-    require_inbound(settings)
-    publisher = _Publisher(make_producer(settings), router or Router(settings.topics))
+    ensure_topics(settings)
+    router = router or Router(settings.topics)
+    stream = list(lines)  # two passes: first learn every order's and request's account
+    for raw in stream:
+        router.learn(raw)
+    publisher = _Publisher(make_producer(settings), router)
     try:
-        for raw in lines:
-            publisher.publish(raw)
+        for sequence, raw in enumerate(stream, start=1):
+            publisher.publish(raw, sequence)
         publisher.producer.flush()
     finally:
         publisher.producer.close()
@@ -134,7 +147,9 @@ class _Publisher:
         self.report = ProduceReport()
         self.failures: list[BaseException] = []
 
-    def publish(self, raw: bytes) -> None:
+    def publish(self, raw: bytes, sequence: int) -> None:
+        """Send one line; its position in the stream travels in a header, so a consumer
+        merging topics breaks ties of equal event time in the order of the stream."""
         line = raw.rstrip(b"\r\n")
         if not line.strip():
             self.report.blank += 1
@@ -144,7 +159,10 @@ class _Publisher:
         if not route.routable:
             self.report.unroutable += 1
         for partition in self._partitions(route):
-            future = self.producer.send(route.topic, value=line, key=route.key, partition=partition)
+            future = self.producer.send(
+                route.topic, value=line, key=route.key, partition=partition,
+                headers=[(SEQUENCE_HEADER, str(sequence).encode())],
+            )
             # flush() does not raise for failed sends; only their futures know.
             future.add_errback(self.failures.append)
             self.report.messages[route.topic] += 1

@@ -49,7 +49,9 @@ def print_table(
     out.write(f"({len(rows)} rows)\n")
 
 
-def progress_printer(label: str, out: TextIO = sys.stderr, every: float = 0.5) -> Callable[[int], None]:
+def progress_printer(
+    label: str, out: TextIO = sys.stderr, every: float = 0.5
+) -> Callable[[int], None]:
     """A callback that reports a running count on stderr, at most every `every` seconds."""
     started = time.monotonic()
     last = [0.0]

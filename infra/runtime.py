@@ -14,6 +14,7 @@ from smsledger.consumers.outbox import Relay, RelayReport
 from .bootstrap import Ledger
 from .kafka_clients import make_consumer, make_producer
 from .settings import Settings, Topics
+from .topics import ensure_topics
 
 
 def dead_letter_publisher(producer: Any) -> Any:
@@ -52,6 +53,7 @@ def consume(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None)
         return Engine(ledger.opened.store, ledger.policy, consumer_group=group,
                       ownership=ownership)
 
+    ensure_topics(kafka)
     producer = make_producer(kafka)
     consumer = make_consumer(kafka)
     runner = LedgerConsumer(

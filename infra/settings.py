@@ -47,9 +47,9 @@ class KafkaSettings:
     # Group timings. Tansu answers a JoinGroup only after about half the session
     # timeout, and a rebalance waits up to max_poll_interval for busy members, so
     # local runs and tests lower these (see `infra.broker.LOCAL_GROUP_TIMINGS`).
-    session_timeout_ms: int = 10000
-    heartbeat_interval_ms: int = 3000
-    max_poll_interval_ms: int = 60000
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1500
+    max_poll_interval_ms: int = 30000
 
     def client_options(self) -> dict[str, Any]:
         """Options common to producers, consumers and admin clients."""

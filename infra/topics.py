@@ -73,6 +73,18 @@ def check_inbound(topics: Topics, counts: Mapping[str, int], expected: int | Non
         )
 
 
+DEFAULT_PARTITIONS = 3
+
+
+def ensure_topics(settings: KafkaSettings, partitions: int = DEFAULT_PARTITIONS) -> dict[str, int]:
+    """Create whatever topic is missing, with the inbound topics' existing partition count
+    if any exists (else `partitions`), so producing or consuming on a fresh broker works."""
+    counts = describe_partitions(settings)
+    check_inbound(settings.topics, counts)
+    existing = {counts[name] for name in settings.topics.inbound if name in counts}
+    return create_topics(settings, existing.pop() if existing else partitions)
+
+
 def require_inbound(settings: KafkaSettings) -> dict[str, int]:
     """The inbound topics' partition counts; raise if one is missing or they differ."""
     counts = describe_partitions(settings)

@@ -126,7 +126,8 @@ def _sms_received(rows: BatchRows, key: str, version: int, e: dict[str, Any]) ->
         row["first_sms_at"] = z(e["timestamp"])
         if row["issued_at"] is not None:
             issued = datetime.fromisoformat(row["issued_at"].replace("Z", "+00:00"))
-            row["seconds_to_sms"] = (datetime.fromisoformat(e["timestamp"]) - issued).total_seconds()
+            received = datetime.fromisoformat(e["timestamp"])
+            row["seconds_to_sms"] = (received - issued).total_seconds()
             _group(rows, row)["with_sms"] += 1
 
 

@@ -3,9 +3,7 @@ identical rebuilds, independent schemas, and a clear error when the server is un
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,46 +14,12 @@ from smsledger.consumers.ingest import ingest_lines
 from smsledger.consumers.journal import Batch
 from smsledger.infra.simulator import SimulationConfig, simulate_lines
 from smsledger.infra.stores import StoreError, open_store
+from tests.integration.conftest import admin_connection
 from tests.scenario import Outcome, Scenario, run
 
 pytestmark = pytest.mark.postgres
 
-SERVER = os.environ.get("SMSLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 VIEWS = ("balances", "orders", "deposits", "refunds", "rejections", "stats")
-
-
-def _admin_connection() -> Any:
-    import psycopg
-
-    try:
-        return psycopg.connect(SERVER, autocommit=True, connect_timeout=3)
-    except psycopg.Error as error:
-        reason = f"PostgreSQL unreachable at {SERVER}: {str(error).splitlines()[0]}"
-        if os.environ.get("SMSLEDGER_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-
-
-@pytest.fixture
-def pg_schemas() -> Iterator[Any]:
-    """Makes store URLs on fresh unique schemas; drops every schema afterwards."""
-    admin = _admin_connection()
-    made: list[str] = []
-
-    def new_url() -> str:
-        schema = f"test_{uuid.uuid4().hex[:12]}"
-        made.append(schema)
-        return f"{SERVER}?schema={schema}"
-
-    yield new_url
-    for schema in made:
-        admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    admin.close()
-
-
-@pytest.fixture
-def pg_url(pg_schemas: Any) -> str:
-    return pg_schemas()
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +138,7 @@ def test_two_schemas_are_independent_stores(pg_schemas: Any) -> None:
     ],
 )
 def test_unreachable_store_raises_a_one_line_store_error(url: str, named: str) -> None:
-    _admin_connection().close()  # the refused port must be the URL's fault, not the server's
+    admin_connection().close()  # the refused port must be the URL's fault, not the server's
     with pytest.raises(StoreError) as raised:
         open_store(url)
     message = str(raised.value)

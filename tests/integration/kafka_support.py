@@ -1,0 +1,84 @@
+"""Helpers for the Kafka consumer tests: a workload, file-ingest reference, process control."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.settings import KafkaSettings, Settings
+from smsledger.infra.simulator import SimulationConfig, simulate
+from tests.scenario import run
+
+VIEWS = ("balances", "orders", "refunds", "deposits")
+
+
+def workload(accounts: int = 30, seed: int = 3) -> list[bytes]:
+    """A simulated day, then a tick a month later so every deadline has passed."""
+    messages = list(simulate(SimulationConfig(accounts=accounts, seed=seed, days=0.5)))
+    last = max(m["at"] for m in messages)
+    final = (_parse(last) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    messages.append({"id": "tick-final", "type": "clock.tick", "at": final, "data": {}})
+    return [orjson.dumps(m) for m in messages]
+
+
+def _parse(stamp: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def reference(lines: list[bytes], policy: str = "sms-service") -> dict[str, list[dict]]:
+    """What `smsledger ingest` makes of the same lines."""
+    outcome = run(lines, policy=policy, batch_size=500)
+    return {view: outcome.query(view) for view in VIEWS}
+
+
+def views(store: str, policy: str = "sms-service") -> dict[str, list[dict]]:
+    from smsledger.projections.queries import run_query
+
+    ledger = bootstrap(Settings(store=store, policy=policy))
+    try:
+        ledger.catch_up()
+        return {view: run_query(ledger.opened.database, view) for view in VIEWS}
+    finally:
+        ledger.close()
+
+
+def cli_env(kafka: KafkaSettings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "SMSLEDGER_BOOTSTRAP": kafka.bootstrap,
+        "SMSLEDGER_GROUP_ID": kafka.group_id,
+        "SMSLEDGER_TOPIC_PROVIDER": kafka.topics.provider,
+        "SMSLEDGER_TOPIC_CUSTOMER": kafka.topics.customer,
+        "SMSLEDGER_TOPIC_PAYMENTS": kafka.topics.payments,
+        "SMSLEDGER_TOPIC_LEDGER": kafka.topics.ledger,
+        "SMSLEDGER_SESSION_TIMEOUT_MS": str(kafka.session_timeout_ms),
+        "SMSLEDGER_HEARTBEAT_INTERVAL_MS": str(kafka.heartbeat_interval_ms),
+        "SMSLEDGER_MAX_POLL_INTERVAL_MS": str(kafka.max_poll_interval_ms),
+        "SMSLEDGER_KAFKA_BATCH": str(kafka.batch_size),
+    })
+    return env
+
+
+def start_consumer(store: str, kafka: KafkaSettings, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "smsledger.infra.cli", "consume", "--store", store, *extra],
+        env=cli_env(kafka), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def small_batches(kafka: KafkaSettings, size: int = 50) -> KafkaSettings:
+    return replace(kafka, batch_size=size)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"

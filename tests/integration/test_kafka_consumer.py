@@ -1,0 +1,179 @@
+"""The Kafka consumer against a real Tansu broker: exactly-once effect, file equivalence,
+crashes, a second member taking over, out-of-order topics, hostile input."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaConsumer
+
+from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.produce import produce_jsonl
+from smsledger.infra.runtime import consume
+from smsledger.infra.settings import KafkaSettings, Settings
+from smsledger.infra.topics import create_topics
+from tests.integration.kafka_support import (
+    reference,
+    small_batches,
+    sqlite_url,
+    start_consumer,
+    views,
+    workload,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def consume_all(store: str, kafka: KafkaSettings, idle: float = 3.0) -> None:
+    ledger = bootstrap(Settings(store=store, kafka=kafka))
+    try:
+        consume(ledger, Settings(store=store, kafka=kafka), stop_when_idle=idle)
+    finally:
+        ledger.close()
+
+
+def test_three_topics_give_the_state_of_the_file(kafka_settings: KafkaSettings,
+                                                  tmp_path: Path) -> None:
+    lines = workload()
+    create_topics(kafka_settings, partitions=3)
+    produce_jsonl(lines, kafka_settings)
+    store = sqlite_url(tmp_path / "k.db")
+    consume_all(store, small_batches(kafka_settings, 200))
+    assert views(store) == reference(lines)
+
+
+def test_every_message_delivered_twice_has_one_effect(kafka_settings: KafkaSettings,
+                                                      tmp_path: Path) -> None:
+    lines = workload(accounts=15)
+    create_topics(kafka_settings, partitions=2)
+    produce_jsonl(lines, kafka_settings)
+    produce_jsonl(lines, kafka_settings)
+    store = sqlite_url(tmp_path / "twice.db")
+    consume_all(store, kafka_settings)
+    assert views(store) == reference(lines)
+
+
+def test_topics_produced_out_of_event_time_order_give_the_same_state(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    lines = workload(accounts=15, seed=5)
+    create_topics(kafka_settings, partitions=2)
+    by_type = sorted(lines, key=lambda line: _topic_rank(orjson.loads(line)["type"]))
+    produce_jsonl(by_type, kafka_settings)  # all provider events first, payments last
+    store = sqlite_url(tmp_path / "shuffled.db")
+    consume_all(store, kafka_settings)
+    assert views(store) == reference(lines)
+
+
+def _topic_rank(kind: str) -> int:
+    if kind in ("number.issued", "number.unavailable", "sms.delivered"):
+        return 0
+    if kind in ("deposit.succeeded", "refund.paid"):
+        return 2
+    return 1
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def crash_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "killed.db")
+    return request.getfixturevalue("pg_url")
+
+
+def processed_count(store: str) -> int:
+    ledger = bootstrap(Settings(store=store))
+    try:
+        return ledger.opened.database.query("SELECT COUNT(*) FROM processed_messages")[0][0]
+    finally:
+        ledger.close()
+
+
+def test_killed_consumer_restarts_without_loss_or_double_effect(
+    kafka_settings: KafkaSettings, crash_store: str
+) -> None:
+    lines = workload(accounts=60, seed=11)
+    create_topics(kafka_settings, partitions=3)
+    produce_jsonl(lines, kafka_settings)
+    produce_jsonl(lines, kafka_settings)  # and every message twice
+    kafka = small_batches(kafka_settings, 10)
+    chance = random.Random(11)
+    progress = []
+    for _ in range(3):
+        process = start_consumer(crash_store, kafka)
+        time.sleep(chance.uniform(3.0, 5.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        progress.append(processed_count(crash_store))
+    assert 0 < progress[0] < len(lines), f"the first kill did not land mid-stream: {progress}"
+    final = start_consumer(crash_store, kafka, "--stop-when-idle", "4")
+    _, errors = final.communicate(timeout=300)
+    assert final.returncode == 0, errors.decode()
+    assert views(crash_store) == reference(lines)
+    audit = subprocess.run(
+        [sys.executable, "-m", "smsledger.infra.cli", "audit", "--store", crash_store],
+        capture_output=True, text=True, check=False,
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+def test_a_second_member_takes_over_when_the_first_stops(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    lines = workload(accounts=40, seed=13)
+    create_topics(kafka_settings, partitions=4)
+    produce_jsonl(lines, kafka_settings)
+    store = sqlite_url(tmp_path / "pair.db")
+    kafka = small_batches(kafka_settings, 20)
+    first = start_consumer(store, kafka)
+    second = start_consumer(store, kafka, "--stop-when-idle", "6")
+    time.sleep(5)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    _, errors = second.communicate(timeout=240)
+    assert second.returncode == 0, errors.decode()
+    assert views(store) == reference(lines)
+
+
+@pytest.mark.parametrize("topic_attr", ["provider", "customer", "payments"])
+def test_hostile_messages_are_dead_lettered_and_consumption_goes_on(
+    kafka_settings: KafkaSettings, tmp_path: Path, topic_attr: str
+) -> None:
+    lines = workload(accounts=5)
+    create_topics(kafka_settings, partitions=2)
+    produce_jsonl(lines, kafka_settings)
+    topic = getattr(kafka_settings.topics, topic_attr)
+    hostile = [b"{not json", b"[]", b'{"id":"h1","type":"nope","at":"2026-06-01T00:00:00Z"}',
+               b'{"id":"h2","type":"deposit.succeeded","at":"2026-06-01T00:00:00Z",'
+               b'"data":{"account":"acc-0001","deposit":"x","amount":-5,"method":"card"}}']
+    from smsledger.infra.kafka_clients import make_producer
+
+    producer = make_producer(kafka_settings)
+    for raw in hostile:
+        producer.send(topic, key=b"acc-0001", value=raw)
+    producer.flush()
+    producer.close()
+    store = sqlite_url(tmp_path / "hostile.db")
+    consume_all(store, kafka_settings)
+    assert views(store) == reference(lines)
+    ledger = bootstrap(Settings(store=store))
+    try:
+        from smsledger.projections.queries import run_query
+
+        dead = run_query(ledger.opened.database, "dead-letters")
+    finally:
+        ledger.close()
+    assert sorted(d["raw"] for d in dead) == sorted(h.decode() for h in hostile)
+    assert {d["source"] for d in dead} == {topic}
+    reader = KafkaConsumer(f"{topic}.dlq", bootstrap_servers=kafka_settings.bootstrap,
+                           auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    published = list(reader)
+    reader.close()
+    assert sorted(r.value for r in published) == sorted(hostile)
+    assert all(dict(r.headers)["reason"] for r in published)
