@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -102,6 +102,7 @@ class LedgerConsumer:
         self.buffers: dict[TopicPartition, deque[_Buffered]] = {}
         self._ticked = 0.0
         self._assigned_at = 0.0
+        self._anchor: tuple[datetime, float] | None = None
 
     def stop(self) -> None:
         """Finish the batch in hand, then leave (safe to call from a signal handler)."""
@@ -124,15 +125,30 @@ class LedgerConsumer:
             if self.engine is None:
                 continue
             applied = self._apply_merged()
-            if not applied and self._caught_up() and time.monotonic() - self._ticked >= 1.0:
-                # Everything read: event time can only be the present from here on.
-                self._ticked = time.monotonic()
-                self.engine.advance(self.wall_clock())
-                self._commit()
+            if applied or not self._caught_up():
+                self._anchor = None
+            elif time.monotonic() - self._ticked >= 1.0:
+                self._follow_the_clock()
             if self._idle_for(last_record):
                 break
         self.consumer.close()
         return self.report
+
+    def _follow_the_clock(self) -> None:
+        """Everything is read: event time moves on with the wall clock, from where the
+        stream left it. It advances by the time elapsed since catching up (never past the
+        wall clock), so a replay of old traffic does not jump to today's date and settle
+        deadlines its own messages never reached."""
+        assert self.engine is not None
+        now = time.monotonic()
+        self._ticked = now
+        if self.engine.watermark is None:
+            return
+        if self._anchor is None:
+            self._anchor = (self.engine.watermark, now)
+        event_time, since = self._anchor
+        self.engine.advance(min(self.wall_clock(), event_time + timedelta(seconds=now - since)))
+        self._commit()
 
     def _idle_for(self, last_record: float) -> bool:
         """Idle: partitions assigned, everything read, and nothing new for the whole span.
@@ -198,6 +214,7 @@ class LedgerConsumer:
         if len(counts) != 1:
             raise RuntimeError(f"inbound topics are not co-partitioned: {sorted(counts)}")
         self.engine = self.make_engine(PartitionOwnership(numbers, counts.pop()))
+        self._anchor = None
         stored = self.engine.store.offsets(self.engine.consumer_group)
         for tp in partitions:
             offset = stored.get((tp.topic, tp.partition))

@@ -177,3 +177,33 @@ def test_hostile_messages_are_dead_lettered_and_consumption_goes_on(
     reader.close()
     assert sorted(r.value for r in published) == sorted(hostile)
     assert all(dict(r.headers)["reason"] for r in published)
+
+
+def test_caught_up_event_time_moves_on_from_the_stream_not_from_todays_date(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """Old traffic replayed: once caught up, the watermark advances with elapsed wall-clock
+    time from the last event, so an order still inside its window is not timed out."""
+    from tests.scenario import Scenario
+
+    scenario = Scenario()
+    scenario.account()
+    scenario.deposit(500)
+    scenario.order("o1", 100)
+    scenario.issue("o1")
+    create_topics(kafka_settings, partitions=2)
+    produce_jsonl(scenario.lines(), kafka_settings)
+    store = sqlite_url(tmp_path / "clock.db")
+    consume_all(store, kafka_settings, idle=3.0)
+    ledger = bootstrap(Settings(store=store))
+    try:
+        watermark = ledger.opened.store.watermark()
+        from smsledger.projections.queries import run_query
+
+        order = run_query(ledger.opened.database, "orders")[0]
+    finally:
+        ledger.close()
+    last = scenario.start + (len(scenario.messages) - 1) * scenario.step
+    assert watermark is not None
+    assert last < watermark < last + (scenario.step * 120)
+    assert order["state"] == "waiting_sms"
