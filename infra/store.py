@@ -12,11 +12,11 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import Mapper, Transcoder
 
 from smsledger.consumers.journal import Batch, Inbound, Parked
 
-from .transcoding import OrjsonTranscoder
+from .transcoding import FastMapper, OrjsonTranscoder
 
 _ABSENT = object()
 
@@ -28,6 +28,9 @@ class LedgerApplication(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return FastMapper(self.construct_transcoder())
 
 
 class EventStore:
