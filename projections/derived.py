@@ -16,9 +16,12 @@ from .projector import BatchRows, load_deposits
 def accounts_crossing_window(
     db: Any, cursor: Any, policy: Policy, now: datetime
 ) -> list[str]:
-    """Accounts with a deposit still shown refundable but older than the deposit window."""
+    """Accounts with a deposit older than the deposit window whose row does not say so yet
+    (refundable or not: its blocking rules change either way)."""
     db.execute(
-        cursor, "SELECT DISTINCT account_id FROM deposits WHERE refundable > 0 AND at < ?",
+        cursor,
+        "SELECT DISTINCT account_id FROM deposits WHERE at < ?"
+        " AND blocked_by NOT LIKE '%deposit.window_expired%'",
         (iso(now - policy.deposit_window),),
     )
     return [r[0] for r in cursor.fetchall()]

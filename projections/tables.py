@@ -65,7 +65,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS orders_by_group"
     " ON orders (provider, service, country, seconds_to_sms)",
     "CREATE INDEX IF NOT EXISTS orders_by_account ON orders (account)",
-    "CREATE INDEX IF NOT EXISTS deposits_open ON deposits (refundable, at)",
+    "CREATE INDEX IF NOT EXISTS deposits_by_time ON deposits (at)",
     "CREATE INDEX IF NOT EXISTS balances_stale ON balances (stale)",
     "CREATE INDEX IF NOT EXISTS stats_stale ON provider_stats (stale)",
     "CREATE INDEX IF NOT EXISTS refunds_by_status ON refunds (status)",
