@@ -207,3 +207,46 @@ def test_caught_up_event_time_moves_on_from_the_stream_not_from_todays_date(
     assert watermark is not None
     assert last < watermark < last + (scenario.step * 120)
     assert order["state"] == "waiting_sms"
+
+
+def test_sigterm_finishes_the_batch_in_hand_and_exits_cleanly(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    lines = workload(accounts=60, seed=17)
+    create_topics(kafka_settings, partitions=2)
+    produce_jsonl(lines, kafka_settings)
+    store = sqlite_url(tmp_path / "term.db")
+    kafka = small_batches(kafka_settings, 10)
+    process = start_consumer(store, kafka)
+    time.sleep(4.0)
+    process.send_signal(signal.SIGTERM)
+    output, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors.decode()
+    assert b"consumed" in output
+    stopped_at = processed_count(store)
+    assert 0 < stopped_at < len(lines), f"SIGTERM did not land mid-stream ({stopped_at})"
+    final = start_consumer(store, kafka, "--stop-when-idle", "3")
+    _, errors = final.communicate(timeout=240)
+    assert final.returncode == 0, errors.decode()
+    assert views(store) == reference(lines)
+
+
+def test_a_provider_message_ahead_of_its_order_is_parked_then_applied(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    from tests.scenario import Scenario
+
+    scenario = Scenario()
+    scenario.account()
+    scenario.deposit(500)
+    scenario.issue("o1")  # the provider's clock runs ahead of the customer's order
+    scenario.order("o1", 100)
+    scenario.sms("o1")
+    scenario.customer("order.completed", "o1")
+    create_topics(kafka_settings, partitions=2)
+    produce_jsonl(scenario.lines(), kafka_settings)
+    store = sqlite_url(tmp_path / "parked.db")
+    consume_all(store, kafka_settings)
+    result = views(store)
+    assert result == reference(scenario.lines())
+    assert [o["state"] for o in result["orders"]] == ["completed"]
