@@ -7,12 +7,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from .aggregate import LedgerAggregate
 from .errors import CurrencyMismatch, InsufficientFunds, InvariantViolated, Refused
 from .money import BUCKETS, DepositRecord
 from .policies import AccountFacts
 
 
-class Account(Aggregate):
+class Account(LedgerAggregate):
     """Balances obey: deposited = available + held + spent + refund_pending
     + refunded_out + forfeited, every term >= 0."""
 

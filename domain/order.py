@@ -7,11 +7,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from .aggregate import LedgerAggregate
 from .errors import Refused, TransitionRejected
 from .lifecycle import FINAL_STATES, target_of
 
 
-class Order(Aggregate):
+class Order(LedgerAggregate):
     """A customer's purchase of one number; events record decisions, `apply` only assigns."""
 
     def __init__(self) -> None:

@@ -7,13 +7,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from .aggregate import LedgerAggregate
 from .errors import Refused
 from .policies import DETAILS_MISSING, RefundDecision
 
 OPEN_REFUND_STATUSES = frozenset({"awaiting_details", "approved"})
 
 
-class RefundRequest(Aggregate):
+class RefundRequest(LedgerAggregate):
     """Decided once, at request time; later events only move it along."""
 
     def __init__(self) -> None:
