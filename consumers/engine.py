@@ -218,11 +218,16 @@ class Engine:
 
     def _settle_overtaken(self, message: Message) -> None:
         """Deadlines before this message's time, of its order and its account, go first."""
-        order_ref = message.data.get("order")
+        order_ref, request_ref = message.data.get("order"), message.data.get("request")
         order = self.order(order_ref) if order_ref else None
         if order is not None and order.deadline is not None and order.deadline < message.at:
             self._expire("order", order.id)
-        account_ref = message.data.get("account") or (order.account if order else None)
+        refund = self.refund(request_ref) if request_ref else None
+        account_ref = (
+            message.data.get("account")
+            or (order.account if order else None)
+            or (refund.account if refund else None)
+        )
         account = self.account(account_ref) if account_ref else None
         if account is None:
             return

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from eventsourcing.persistence import IntegrityError
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.partitioner.default import murmur2
 
@@ -124,11 +125,18 @@ class LedgerConsumer:
                     last_record = time.monotonic()
             if self.engine is None:
                 continue
-            applied = self._apply_merged()
-            if applied or not self._caught_up():
-                self._anchor = None
-            elif time.monotonic() - self._ticked >= 1.0:
-                self._follow_the_clock()
+            try:
+                applied = self._apply_merged()
+                if applied or not self._caught_up():
+                    self._anchor = None
+                elif time.monotonic() - self._ticked >= 1.0:
+                    self._follow_the_clock()
+            except IntegrityError as conflict:
+                # Another writer changed an aggregate or journal row we hold (a member that
+                # has not noticed it lost these partitions): nothing of the batch was
+                # written. Re-read our partitions' state and offsets, and go on from there.
+                log.warning("batch conflicted with another writer, re-reading: %s", conflict)
+                self.assigned(list(self.buffers))
             if self._idle_for(last_record):
                 break
         self.consumer.close()
