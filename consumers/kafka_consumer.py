@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import RecordConflictError
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.partitioner.default import murmur2
 
@@ -131,7 +131,7 @@ class LedgerConsumer:
                     self._anchor = None
                 elif time.monotonic() - self._ticked >= 1.0:
                     self._follow_the_clock()
-            except IntegrityError as conflict:
+            except RecordConflictError as conflict:
                 # Another writer changed an aggregate or journal row we hold (a member that
                 # has not noticed it lost these partitions): nothing of the batch was
                 # written. Re-read our partitions' state and offsets, and go on from there.
