@@ -71,6 +71,14 @@ class ConsumeReport:
     records: int = 0
     dead_letters_published: int = 0
     rebalances: int = 0
+    first_assigned: float | None = None  # monotonic clock: the span of actual work
+    last_applied: float | None = None
+
+    @property
+    def working_seconds(self) -> float:
+        if self.first_assigned is None or self.last_applied is None:
+            return 0.0
+        return self.last_applied - self.first_assigned
 
 
 class LedgerConsumer:
@@ -173,6 +181,7 @@ class LedgerConsumer:
         self.engine.process(batch)
         self._commit()
         self.report.records += len(batch)
+        self.report.last_applied = time.monotonic()
         return True
 
     def _commit(self) -> None:
@@ -216,6 +225,8 @@ class LedgerConsumer:
     def assigned(self, partitions: list[TopicPartition]) -> None:
         self.report.rebalances += 1
         self._assigned_at = time.monotonic()
+        if self.report.first_assigned is None:
+            self.report.first_assigned = self._assigned_at
         self.buffers = {tp: deque() for tp in partitions}
         numbers = {tp.partition for tp in partitions}
         counts = {len(self.consumer.partitions_for_topic(t) or ()) for t in self.topics}
