@@ -21,7 +21,7 @@ JOURNAL_TABLES = (
     """CREATE TABLE IF NOT EXISTS dead_letters (
         seq {serial}, message_id TEXT, reason TEXT NOT NULL,
         detail TEXT NOT NULL, source TEXT NOT NULL, partition_no INTEGER,
-        offset_no BIGINT, raw {blob} NOT NULL)""",
+        offset_no BIGINT, raw {blob} NOT NULL, fingerprint TEXT UNIQUE)""",
     """CREATE TABLE IF NOT EXISTS parked_messages (
         message_id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
         at TEXT NOT NULL, source TEXT NOT NULL, partition_no INTEGER, offset_no BIGINT,

@@ -95,11 +95,14 @@ def envelope(notification_id: int, aggregate: str, version: int, topic: str,
              state: bytes) -> bytes:
     """The published form: the stored event with its identity, type and time spelled out."""
     data = orjson.loads(state)
+    at = data.pop("timestamp", None)
+    if isinstance(at, str) and at.endswith("+00:00"):
+        at = at[:-6] + "Z"  # the form inbound messages and query output use
     return orjson.dumps({
         "notification_id": notification_id,
         "aggregate_id": aggregate,
         "version": version,
         "type": topic.rsplit(":", 1)[-1],
-        "at": data.pop("timestamp", None),
+        "at": at,
         "data": data,
     })

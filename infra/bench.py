@@ -27,7 +27,7 @@ from smsledger.projections.queries import run_query
 from .bench_naive import naive_ingest
 from .bootstrap import bootstrap
 from .render import print_json, print_table
-from .settings import Settings
+from .settings import DEFAULT_POLICY, Settings
 from .simulator import config_for_size, simulate_lines
 
 NAIVE_MESSAGES = 5_000
@@ -108,7 +108,7 @@ def raw_limit(source_db: Path, target_db: Path) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun:
-    policy = settings.policy
+    policy = settings.policy or DEFAULT_POLICY
     jsonl = workdir / "messages.jsonl"
     lines = list(simulate_lines(config_for_size(args.messages, seed=1)))
     jsonl.write_bytes(b"".join(lines))

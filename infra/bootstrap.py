@@ -10,8 +10,8 @@ from smsledger.domain.policies import Policy, policy_named
 from smsledger.projections import runner
 from smsledger.projections.runner import LedgerClock
 
-from .settings import Settings
-from .stores import OpenStore, open_store
+from .settings import DEFAULT_POLICY, Settings
+from .stores import OpenStore, StoreError, open_store
 
 
 @dataclass
@@ -48,7 +48,20 @@ class Ledger:
 
 
 def bootstrap(settings: Settings) -> Ledger:
-    policy = policy_named(settings.policy)
+    """Open the store and settle the policy: a store keeps the policy it was run with."""
+    if settings.policy is not None:
+        policy_named(settings.policy)  # an unknown name fails before anything is opened
     opened = open_store(settings.store)
+    try:
+        stored = opened.store.policy_name()
+    except Exception:
+        opened.close()
+        raise
+    if settings.policy is not None and stored is not None and stored != settings.policy:
+        opened.close()
+        raise StoreError(
+            f"the store {settings.store} runs policy {stored!r}; it cannot be run with "
+            f"{settings.policy!r} (omit --policy to use the store's)"
+        )
     runner.create_tables(opened.database)
-    return Ledger(settings, opened, policy)
+    return Ledger(settings, opened, policy_named(settings.policy or stored or DEFAULT_POLICY))

@@ -20,7 +20,7 @@ from . import history as history_mod
 from .audit import audit
 from .bootstrap import Ledger, bootstrap
 from .render import end_progress, print_json, print_table, progress_printer
-from .settings import Settings, settings_from_env
+from .settings import DEFAULT_POLICY, Settings, settings_from_env
 from .stores import StoreError
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -51,7 +51,7 @@ def opened(settings: Settings) -> Iterator[Ledger]:
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     source = args.file
-    with opened(settings) as ledger, _input(source) as stream:
+    with _input(source) as stream, opened(settings) as ledger:
         report = progress_printer("ingesting") if not args.quiet else None
         counts = ingest_lines(
             ledger.engine(), stream, source=source, batch_size=settings.batch_size,
@@ -89,6 +89,8 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("query")
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    if args.account and not QUERIES[args.view][1]:
+        raise UsageError(f"query {args.view} has no --account filter")
     with opened(settings) as ledger:
         ledger.catch_up()
         rows = run_query(ledger.opened.database, args.view, account=args.account,
@@ -153,8 +155,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed)
     store = args.store or None
-    summary = run_demo(config, policy=settings.policy, store=store, emit=args.emit)
-    print(f"policy {settings.policy}, seed {args.seed}, {args.accounts} accounts, "
+    policy = settings.policy or DEFAULT_POLICY
+    summary = run_demo(config, policy=policy, store=store, emit=args.emit)
+    print(f"policy {policy}, seed {args.seed}, {args.accounts} accounts, "
           f"{args.days} day(s), store {store or 'sqlite:///./smsledger-demo.db'}")
     print(format_summary(summary))
     return 0 if summary.audit.clean else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from smsledger.consumers.journal import JOURNAL_TABLES, Batch
@@ -37,9 +38,10 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
         cursor.executemany(
             sql(
                 "INSERT INTO dead_letters (message_id, reason, detail, source, partition_no,"
-                " offset_no, raw) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " offset_no, raw, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (fingerprint) DO NOTHING"
             ),
-            batch.dead_letters,
+            [(*letter, _fingerprint(letter)) for letter in batch.dead_letters],
         )
     if batch.parked:
         cursor.executemany(
@@ -70,6 +72,16 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
             ),
             (batch.watermark.isoformat(), batch.policy),
         )
+
+
+def _fingerprint(letter: tuple[Any, ...]) -> str | None:
+    """Lines without a message id are recognised by where they came from and their bytes,
+    so reading the same input again does not dead-letter them twice."""
+    message_id, _, _, source, partition, offset, raw = letter
+    if message_id is not None:
+        return None  # the message id already makes it a duplicate
+    where = f"{source}\0{partition}\0{offset}\0".encode()
+    return hashlib.sha256(where + bytes(raw)).hexdigest()
 
 
 def _write_deadlines(cursor: Any, batch: Batch, sql: Any) -> None:

@@ -72,6 +72,7 @@ def consume(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None)
 
 
 def relay(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None) -> RelayReport:
+    ensure_topics(settings.kafka)
     producer = make_producer(settings.kafka)
     topic = settings.kafka.topics.ledger
 

@@ -74,7 +74,7 @@ class Settings:
     """Everything the application is built from; see `infra.bootstrap`."""
 
     store: str = DEFAULT_STORE
-    policy: str = DEFAULT_POLICY
+    policy: str | None = None  # None: the store's own policy, else DEFAULT_POLICY
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     batch_size: int = 2000
 
@@ -125,7 +125,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     )
     return Settings(
         store=env.get("SMSLEDGER_STORE") or DEFAULT_STORE,
-        policy=env.get("SMSLEDGER_POLICY") or DEFAULT_POLICY,
+        policy=env.get("SMSLEDGER_POLICY") or None,
         kafka=kafka,
         batch_size=_env_int(env, "SMSLEDGER_BATCH", Settings.batch_size),
     )
