@@ -11,10 +11,9 @@ never depends on how far the watermark happens to have moved.
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -29,6 +28,7 @@ from smsledger.projections.formats import iso
 from .handlers import HANDLERS, Ignored, Park, Refusal
 from .journal import Batch, Inbound, LedgerStore, Parked
 from .messages import DecodeError, Message, decode
+from .schedule import Deadlines, Ownership
 
 PARK_LIMIT = timedelta(hours=1)
 
@@ -47,31 +47,6 @@ class Counts:
         return dict(vars(self))
 
 
-@dataclass
-class _Deadlines:
-    """A heap of (due, aggregate id) with lazy deletion, mirrored to the journal."""
-
-    heap: list[tuple[datetime, str, UUID]] = field(default_factory=list)
-    due: dict[UUID, datetime] = field(default_factory=dict)
-
-    def set(self, aggregate_id: UUID, kind: str, due: datetime | None) -> bool:
-        if self.due.get(aggregate_id) == due:
-            return False
-        if due is None:
-            self.due.pop(aggregate_id, None)
-        else:
-            self.due[aggregate_id] = due
-            heapq.heappush(self.heap, (due, kind, aggregate_id))
-        return True
-
-    def pop_before(self, limit: datetime) -> tuple[str, UUID] | None:
-        while self.heap and self.heap[0][0] < limit:
-            due, kind, aggregate_id = heapq.heappop(self.heap)
-            if self.due.get(aggregate_id) == due:
-                return kind, aggregate_id
-        return None
-
-
 _REFERENCES = (("account", ids.account_id), ("order", ids.order_id),
                ("request", ids.refund_request_id))
 
@@ -84,20 +59,6 @@ def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:
             if ref is not None:
                 found.append(make(ref))
     return found
-
-
-class Ownership:
-    """Which accounts and parked messages this engine may act on without a message.
-
-    A single writer owns everything. In a consumer group each member owns the accounts
-    whose messages land on its partitions, and only those deadlines are its to settle.
-    """
-
-    def account(self, account: str) -> bool:
-        return True
-
-    def parked(self, parked: Parked) -> bool:
-        return True
 
 
 class Engine:
@@ -114,7 +75,7 @@ class Engine:
         self.counts = Counts()
         self.watermark: datetime | None = store.watermark()
         owns = ownership or Ownership()
-        self._deadlines = _Deadlines()
+        self._deadlines = Deadlines()
         for aggregate_id, kind, due, account in store.deadlines():
             if owns.account(account):
                 self._deadlines.set(aggregate_id, kind, due)

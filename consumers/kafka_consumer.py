@@ -21,9 +21,10 @@ from eventsourcing.persistence import RecordConflictError
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from kafka.partitioner.default import murmur2
 
-from .engine import Engine, Ownership
+from .engine import Engine
 from .journal import Batch, Inbound, Parked
 from .messages import DecodeError, parse_time
+from .schedule import Ownership
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,11 @@ import signal
 from types import FrameType
 from typing import Any
 
-from smsledger.consumers.engine import Engine, Ownership
+from smsledger.consumers.engine import Engine
 from smsledger.consumers.journal import Batch
 from smsledger.consumers.kafka_consumer import ConsumeReport, LedgerConsumer
 from smsledger.consumers.outbox import Relay, RelayReport
+from smsledger.consumers.schedule import Ownership
 
 from .bootstrap import Ledger
 from .kafka_clients import make_consumer, make_producer
