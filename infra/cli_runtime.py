@@ -72,16 +72,22 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
     command("bench")(cmd_bench)
 
 
-def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
+def _run_on_ledger(args: argparse.Namespace, settings: Settings, work: Any) -> Any:
+    """Open the ledger with the Kafka settings of the command line, run, close."""
     from .bootstrap import bootstrap
-    from .runtime import consume
 
     settings = kafka_settings(args, settings)
     ledger = bootstrap(settings)
     try:
-        report = consume(ledger, settings, stop_when_idle=args.stop_when_idle)
+        return work(ledger, settings, stop_when_idle=args.stop_when_idle), settings
     finally:
         ledger.close()
+
+
+def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
+    from .runtime import consume
+
+    report, _ = _run_on_ledger(args, settings, consume)
     print(f"consumed {report.records} records in {report.batches} transactions, "
           f"{report.dead_letters_published} dead letters published, "
           f"{report.rebalances} assignments")
@@ -89,15 +95,9 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
-    from .bootstrap import bootstrap
     from .runtime import relay
 
-    settings = kafka_settings(args, settings)
-    ledger = bootstrap(settings)
-    try:
-        report = relay(ledger, settings, stop_when_idle=args.stop_when_idle)
-    finally:
-        ledger.close()
+    report, settings = _run_on_ledger(args, settings, relay)
     print(f"published {report.published} events to {settings.kafka.topics.ledger}, "
           f"position {report.position}")
     return 0
