@@ -19,8 +19,22 @@ class SQLiteDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
-        with self.datastore.transaction(commit=True) as cursor:
-            yield cursor
+        """A write transaction that takes the write lock first (BEGIN IMMEDIATE).
+
+        A deferred transaction that reads and then writes fails at once in WAL mode when
+        another process wrote in between (the busy timeout does not apply to that); taking
+        the lock up front makes concurrent writers — a consumer, a query catching the
+        read models up — wait their turn instead.
+        """
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
 
     def execute(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
         cursor.execute(sql, tuple(params))

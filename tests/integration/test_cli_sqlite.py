@@ -629,3 +629,22 @@ def test_account_filter_on_a_view_without_accounts_is_refused(
                        url(stores["sms-service"].store), cwd=tmp_path)
     assert result.returncode == 2
     assert b"no --account filter" in result.stderr
+
+
+def test_queries_and_an_ingest_running_at_once_all_succeed(
+    stores: dict[str, Ingested], tmp_path: Path
+) -> None:
+    """Each query catches the read models up (a write): concurrent writers wait their turn."""
+    store = copy_store(stores["sms-service"].store, tmp_path / "busy.db")
+    tick = b'{"id":"tick-busy","type":"clock.tick","at":"2026-06-09T00:00:00Z","data":{}}\n'
+    command = [sys.executable, "-m", "smsledger.infra.cli"]
+    queries = [
+        subprocess.Popen([*command, "query", view, "--json", "--store", url(store)],
+                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for view in ("balances", "orders", "deposits", "refunds", "stats", "rejections")
+    ]
+    ingest = subprocess.run([*command, "ingest", "-", "--quiet", "--store", url(store)],
+                            cwd=tmp_path, input=tick, capture_output=True, check=False)
+    errors = [q.communicate(timeout=120)[1] for q in queries]
+    assert ingest.returncode == 0, ingest.stderr.decode()
+    assert [q.returncode for q in queries] == [0] * len(queries), errors
