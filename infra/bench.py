@@ -13,12 +13,16 @@ import argparse
 import os
 import platform
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+import orjson
 
 from smsledger.consumers.ingest import ingest_lines
 from smsledger.domain.policies import policy_named
@@ -107,6 +111,18 @@ def raw_limit(source_db: Path, target_db: Path) -> int:
     return len(rows), elapsed  # type: ignore[return-value]
 
 
+def child_phase(name: str, unit: str, *args: str) -> Phase:
+    """Run a phase in a fresh interpreter: its time is measured inside, its peak RSS is its own."""
+    done = subprocess.run(
+        [sys.executable, "-m", "smsledger.infra.bench_child", *args],
+        capture_output=True, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench phase {name} failed: {done.stderr.decode()[-2000:]}")
+    figures = orjson.loads(done.stdout.splitlines()[-1])
+    return Phase(name, figures["items"], figures["seconds"], figures["peak_rss_mb"], unit)
+
+
 def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun:
     policy = settings.policy or DEFAULT_POLICY
     jsonl = workdir / "messages.jsonl"
@@ -114,15 +130,13 @@ def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun
     jsonl.write_bytes(b"".join(lines))
     result = BenchRun(messages=len(lines))
     db = workdir / "fast.db"
-    holder: dict[str, Any] = {}
-
-    def ingest_sqlite() -> int:
-        holder["ledger"] = _ingest_file(f"sqlite:///{db}", jsonl, policy)
-        return len(lines)
-
-    result.phases["ingest_sqlite"] = measure("ingest (SQLite file)", "msgs", ingest_sqlite)
-    ledger = holder["ledger"]
-    result.phases["rebuild"] = measure("rebuild read models", "events", ledger.rebuild)
+    store = f"sqlite:///{db}"
+    result.phases["ingest_sqlite"] = child_phase(
+        "ingest (SQLite file)", "msgs", "ingest", store, policy, str(jsonl))
+    result.phases["ingest_sqlite"].items = len(lines)
+    result.phases["rebuild"] = child_phase("rebuild read models", "events", "rebuild", store,
+                                           policy)
+    ledger = bootstrap(Settings(store=store, policy=policy))
     result.checks["rebuild_identical"] = _rebuild_identical(ledger)
     ledger.close()
 

@@ -1,0 +1,56 @@
+"""One benchmark phase in a fresh process, so that its peak RSS is its own.
+
+`python -m smsledger.infra.bench_child ingest STORE POLICY FILE` or
+`... rebuild STORE POLICY`; prints one JSON object: items, seconds, peak_rss_mb.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+import orjson
+
+from smsledger.consumers.ingest import ingest_lines
+
+from .bootstrap import bootstrap
+from .settings import Settings
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def ingest(store: str, policy: str, path: str) -> tuple[int, float]:
+    ledger = bootstrap(Settings(store=store, policy=policy))
+    started = time.perf_counter()
+    with open(path, "rb") as stream:
+        counts = ingest_lines(ledger.engine(), stream, source=path)
+    ledger.catch_up()
+    seconds = time.perf_counter() - started
+    ledger.close()
+    done = counts.as_dict()
+    return done["applied"] + done["rejected"] + done["ignored"] + done["dead_lettered"], seconds
+
+
+def rebuild(store: str, policy: str) -> tuple[int, float]:
+    ledger = bootstrap(Settings(store=store, policy=policy))
+    started = time.perf_counter()
+    events = ledger.rebuild()
+    seconds = time.perf_counter() - started
+    ledger.close()
+    return events, seconds
+
+
+def main(argv: list[str]) -> int:
+    phase, store, policy, *rest = argv
+    items, seconds = ingest(store, policy, rest[0]) if phase == "ingest" else rebuild(store, policy)
+    sys.stdout.write(orjson.dumps(
+        {"items": items, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+    ).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
