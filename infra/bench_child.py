@@ -9,6 +9,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from pathlib import Path
 
 import orjson
 
@@ -19,7 +20,11 @@ from .settings import Settings
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    """VmHWM: this process's own peak (ru_maxrss keeps the parent's across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def ingest(store: str, policy: str, path: str) -> tuple[int, float]:
