@@ -36,7 +36,7 @@ class LedgerApplication(Application[UUID]):
 class EventStore:
     """Aggregates by id, cached while this process owns them; the journal; atomic commits."""
 
-    def __init__(self, app: LedgerApplication, database: Any, cache_size: int = 200000):
+    def __init__(self, app: LedgerApplication, database: Any, cache_size: int = 200_000):
         self.app = app
         self.database = database
         self.cache_size = cache_size
