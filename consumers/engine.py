@@ -83,6 +83,7 @@ class Engine:
         for parked in store.parked():
             if owns.parked(parked):
                 self._parked[(parked.kind, parked.subject)][parked.message_id] = parked
+        self._parked_floor: datetime | None = None  # no parked message is older (None: unknown)
         self._batch = self._new_batch()
         self._seen_in_batch: set[str] = set()
 
@@ -258,6 +259,8 @@ class Engine:
         self.counts.parked += 1
         parked = Parked(message.id, park.kind, park.subject, message.at, inbound)
         self._parked[(park.kind, park.subject)][message.id] = parked
+        if self._parked_floor is not None:
+            self._parked_floor = min(self._parked_floor, message.at)
         self._batch.parked[message.id] = parked
 
     def _unpark_for(self, message: Message) -> None:
@@ -282,7 +285,14 @@ class Engine:
 
     def _expire_parked(self, watermark: datetime) -> None:
         limit = watermark - self.park_limit
+        oldest = self._parked_floor
+        if oldest is None:
+            oldest = min((p.at for w in self._parked.values() for p in w.values()), default=None)
+        if oldest is None or oldest >= limit:
+            self._parked_floor = oldest
+            return  # nothing parked is old enough: no scan on the hot path
         self._dead_letter_parked(lambda p: p.at < limit)
+        self._parked_floor = None
 
     def dead_letter_all_parked(self) -> None:
         """At the end of a finite input: whatever still waits will not be resolved by it."""
