@@ -153,7 +153,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from .demo import format_summary, run_demo
     from .simulator import SimulationConfig
 
-    config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed)
+    config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed,
+                              bad_input_share=args.bad_input)
     store = args.store or None
     policy = settings.policy or DEFAULT_POLICY
     summary = run_demo(config, policy=policy, store=store, emit=args.emit)
@@ -178,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--emit", metavar="FILE", help="also write the messages as JSONL")
+    p.add_argument("--bad-input", type=float, default=0.01, metavar="SHARE",
+                   help="share of hostile lines mixed in (default 0.01)")
 
     p = sub.add_parser("ingest", parents=[common], help="process inbound messages (JSONL)")
     p.add_argument("file", metavar="FILE|-")
