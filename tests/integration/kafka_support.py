@@ -82,3 +82,17 @@ def small_batches(kafka: KafkaSettings, size: int = 50) -> KafkaSettings:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+def prepared(
+    kafka: KafkaSettings, directory: Path, name: str, *, accounts: int, seed: int,
+    partitions: int,
+) -> tuple[list[bytes], str]:
+    """A workload produced to fresh co-partitioned topics, and a SQLite store URL for it."""
+    from smsledger.infra.produce import produce_jsonl
+    from smsledger.infra.topics import create_topics
+
+    lines = workload(accounts=accounts, seed=seed)
+    create_topics(kafka, partitions=partitions)
+    produce_jsonl(lines, kafka)
+    return lines, sqlite_url(directory / f"{name}.db")

@@ -20,6 +20,7 @@ from smsledger.infra.runtime import consume
 from smsledger.infra.settings import KafkaSettings, Settings
 from smsledger.infra.topics import create_topics
 from tests.integration.kafka_support import (
+    prepared,
     reference,
     small_batches,
     sqlite_url,
@@ -41,10 +42,8 @@ def consume_all(store: str, kafka: KafkaSettings, idle: float = 3.0) -> None:
 
 def test_three_topics_give_the_state_of_the_file(kafka_settings: KafkaSettings,
                                                   tmp_path: Path) -> None:
-    lines = workload()
-    create_topics(kafka_settings, partitions=3)
-    produce_jsonl(lines, kafka_settings)
-    store = sqlite_url(tmp_path / "k.db")
+    lines, store = prepared(kafka_settings, tmp_path, "k", accounts=30, seed=3,
+                            partitions=3)
     consume_all(store, small_batches(kafka_settings, 200))
     assert views(store) == reference(lines)
 
@@ -126,10 +125,8 @@ def test_killed_consumer_restarts_without_loss_or_double_effect(
 def test_a_second_member_takes_over_when_the_first_stops(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
-    lines = workload(accounts=40, seed=13)
-    create_topics(kafka_settings, partitions=4)
-    produce_jsonl(lines, kafka_settings)
-    store = sqlite_url(tmp_path / "pair.db")
+    lines, store = prepared(kafka_settings, tmp_path, "pair", accounts=40, seed=13,
+                            partitions=4)
     kafka = small_batches(kafka_settings, 20)
     first = start_consumer(store, kafka)
     second = start_consumer(store, kafka, "--stop-when-idle", "6")
@@ -212,10 +209,8 @@ def test_caught_up_event_time_moves_on_from_the_stream_not_from_todays_date(
 def test_sigterm_finishes_the_batch_in_hand_and_exits_cleanly(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
-    lines = workload(accounts=60, seed=17)
-    create_topics(kafka_settings, partitions=2)
-    produce_jsonl(lines, kafka_settings)
-    store = sqlite_url(tmp_path / "term.db")
+    lines, store = prepared(kafka_settings, tmp_path, "term", accounts=60, seed=17,
+                            partitions=2)
     kafka = small_batches(kafka_settings, 10)
     process = start_consumer(store, kafka)
     time.sleep(4.0)
