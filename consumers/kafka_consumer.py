@@ -8,6 +8,7 @@ are merged in event-time order, so three topics give the same state as one file.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections import deque
@@ -200,13 +201,19 @@ class LedgerConsumer:
     def _merge(self) -> list[Inbound]:
         """Records in event-time order, as long as no lagging partition could still hold
         an earlier one (a caught-up partition does not hold the merge back)."""
+        if any(self._lagging(tp) for tp, buffer in self.buffers.items() if not buffer):
+            return []
+        heads = [(b[0].key, tp) for tp, b in self.buffers.items() if b]
+        heapq.heapify(heads)
         merged: list[Inbound] = []
-        while len(merged) < self.batch_size:
-            heads = [(b[0], tp) for tp, b in self.buffers.items() if b]
-            if not heads or any(self._lagging(tp) for tp, b in self.buffers.items() if not b):
-                break
-            _, tp = min(heads, key=lambda h: (h[0].key, h[1].topic, h[1].partition))
-            merged.append(self.buffers[tp].popleft().inbound)
+        while heads and len(merged) < self.batch_size:
+            _, tp = heapq.heappop(heads)
+            buffer = self.buffers[tp]
+            merged.append(buffer.popleft().inbound)
+            if buffer:
+                heapq.heappush(heads, (buffer[0].key, tp))
+            elif self._lagging(tp):
+                break  # its next record, still unread, may be earlier than the other heads
         return merged
 
     def _lagging(self, tp: TopicPartition) -> bool:
