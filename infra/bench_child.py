@@ -15,6 +15,7 @@ import orjson
 
 from smsledger.consumers.ingest import ingest_lines
 
+from .alongside import projecting_alongside
 from .bootstrap import bootstrap
 from .settings import Settings
 
@@ -30,7 +31,7 @@ def _peak_rss_mb() -> float:
 def ingest(store: str, policy: str, path: str) -> tuple[int, float]:
     ledger = bootstrap(Settings(store=store, policy=policy))
     started = time.perf_counter()
-    with open(path, "rb") as stream:
+    with open(path, "rb") as stream, projecting_alongside(store, policy, enabled=True):
         counts = ingest_lines(ledger.engine(), stream, source=path)
     ledger.catch_up()
     seconds = time.perf_counter() - started

@@ -17,6 +17,7 @@ from smsledger.domain.policies import POLICIES
 from smsledger.projections.queries import QUERIES, run_query
 
 from . import history as history_mod
+from .alongside import WORTH_IT_BYTES, projecting_alongside
 from .audit import audit
 from .bootstrap import Ledger, bootstrap
 from .render import end_progress, print_json, print_table, progress_printer
@@ -53,10 +54,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     source = args.file
     with _input(source) as stream, opened(settings) as ledger:
         report = progress_printer("ingesting") if not args.quiet else None
-        counts = ingest_lines(
-            ledger.engine(), stream, source=source, batch_size=settings.batch_size,
-            progress=report,
-        )
+        large = source != "-" and os.path.getsize(source) >= WORTH_IT_BYTES
+        with projecting_alongside(settings.store, ledger.policy.name, enabled=large):
+            counts = ingest_lines(
+                ledger.engine(), stream, source=source, batch_size=settings.batch_size,
+                progress=report,
+            )
         ledger.catch_up()
         if report is not None:
             end_progress()

@@ -648,3 +648,23 @@ def test_queries_and_an_ingest_running_at_once_all_succeed(
     errors = [q.communicate(timeout=120)[1] for q in queries]
     assert ingest.returncode == 0, ingest.stderr.decode()
     assert [q.returncode for q in queries] == [0] * len(queries), errors
+
+
+def test_a_large_ingest_folding_read_models_alongside_gives_the_sequential_result(
+    tmp_path: Path,
+) -> None:
+    """Above the size threshold `ingest` folds the read models in a second process."""
+    from smsledger.infra.alongside import WORTH_IT_BYTES
+    from smsledger.infra.simulator import SimulationConfig, simulate_lines
+    from tests.scenario import run
+
+    lines = list(simulate_lines(SimulationConfig(accounts=900, seed=21, bad_input_share=0.01)))
+    source = tmp_path / "large.jsonl"
+    source.write_bytes(b"".join(lines))
+    assert source.stat().st_size >= WORTH_IT_BYTES
+    store = tmp_path / "large.db"
+    succeed("ingest", str(source), "--quiet", "--store", url(store), cwd=tmp_path)
+    reference = run([line.rstrip(b"\n") for line in lines], batch_size=2000)
+    for view in ("balances", "orders", "deposits", "refunds", "stats"):
+        assert query(store, view) == reference.query(view), view
+    assert smsledger("audit", "--store", url(store), cwd=tmp_path).returncode == 0
