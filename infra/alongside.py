@@ -19,9 +19,11 @@ WORTH_IT_BYTES = 2_000_000
 
 
 def _project_until_done(store: str, policy: str, done: Any) -> None:
+    parent = multiprocessing.parent_process()
     ledger = bootstrap(Settings(store=store, policy=policy))
     try:
-        while not done.is_set():
+        # A parent killed outright never sets `done`: notice it and leave.
+        while not done.is_set() and (parent is None or parent.is_alive()):
             if ledger.catch_up() == 0:
                 done.wait(0.05)
     finally:

@@ -12,6 +12,7 @@ from smsledger.consumers.kafka_consumer import ConsumeReport, LedgerConsumer
 from smsledger.consumers.outbox import Relay, RelayReport
 from smsledger.consumers.schedule import Ownership
 
+from .alongside import projecting_alongside
 from .bootstrap import Ledger
 from .kafka_clients import make_consumer, make_producer
 from .settings import Settings, Topics
@@ -64,7 +65,9 @@ def consume(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None)
     )
     previous = _on_sigterm(runner.stop)
     try:
-        report = runner.run()
+        # The read models follow the consumer while it runs, on the other core.
+        with projecting_alongside(settings.store, ledger.policy.name, enabled=True):
+            report = runner.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
         producer.close()
