@@ -40,6 +40,15 @@ def create_tables(db: Any) -> None:
     with db.transaction() as cursor:
         for statement in create_statements():
             db.execute(cursor, statement)
+        db.execute(
+            cursor,
+            "INSERT INTO projection_tracking VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
+            (TRACKING_NAME,),
+        )
+
+
+class PositionMoved(Exception):
+    """Another process folded these events first; this batch is dropped, not applied twice."""
 
 
 def position(db: Any) -> int:
@@ -72,8 +81,12 @@ def catch_up(
         events: list[StoredRow] = [
             (_hex(r[1]), r[2], r[3], decode(r[4])) for r in stored
         ]
+        try:
+            _fold(db, events, start, stored[-1][0])
+        except PositionMoved:
+            start = position(db)  # someone else caught up meanwhile: go on from there
+            continue
         start = stored[-1][0]
-        _fold(db, events, start)
         folded += len(events)
         if progress is not None:
             progress(folded)
@@ -85,8 +98,18 @@ def _hex(originator: Any) -> str:
     return originator if isinstance(originator, str) else originator.hex
 
 
-def _fold(db: Any, events: list[StoredRow], last_id: int) -> None:
+def _fold(db: Any, events: list[StoredRow], first_after: int, last_id: int) -> None:
+    """Fold one batch and move the position from `first_after` to `last_id`, atomically;
+    if the position is no longer `first_after`, another projector got there first."""
     with db.transaction() as cursor:
+        lock = " FOR UPDATE" if db.dialect == "postgres" else ""  # SQLite: BEGIN IMMEDIATE
+        db.execute(
+            cursor, f"SELECT position FROM projection_tracking WHERE name = ?{lock}",
+            (TRACKING_NAME,),
+        )
+        row = cursor.fetchone()
+        if (row[0] if row else 0) != first_after:
+            raise PositionMoved
         rows = BatchRows()
         rows.preload(db, cursor, events)
         for event in events:
@@ -129,5 +152,7 @@ def rebuild(
     with db.transaction() as cursor:
         for table in TABLES:
             db.execute(cursor, f"DELETE FROM {table}")
-        db.execute(cursor, "DELETE FROM projection_tracking WHERE name = ?", (TRACKING_NAME,))
+        db.execute(
+            cursor, "UPDATE projection_tracking SET position = 0 WHERE name = ?", (TRACKING_NAME,)
+        )
     return catch_up(db, read, clock, batch_size=batch_size, progress=progress)
