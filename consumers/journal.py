@@ -97,4 +97,5 @@ class LedgerStore(Protocol):
 
     def commit(self, batch: Batch) -> None: ...
 
-    def forget(self, aggregate_ids: list[UUID]) -> None: ...
+    def forget(self, aggregate_ids: list[UUID] | None = None) -> None:
+        """Drop these (None: all) from any cache: they may differ from what was stored."""

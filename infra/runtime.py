@@ -19,11 +19,19 @@ from .settings import Settings, Topics
 from .topics import ensure_topics
 
 
+def await_delivery(producer: Any, futures: list[Any]) -> None:
+    """Flush, then raise if the broker refused any of these sends (flush alone does not)."""
+    if not futures:
+        return
+    producer.flush()
+    for future in futures:
+        future.get(timeout=30)
+
+
 def dead_letter_publisher(producer: Any) -> Any:
     """Sends each dead letter of a committed batch to `<topic>.dlq`, with why and where."""
 
     def publish(batch: Batch) -> int:
-        sent = 0
         futures: list[Any] = []
         for message_id, reason, detail, source, partition, offset, raw in batch.dead_letters:
             if partition is None:
@@ -36,12 +44,8 @@ def dead_letter_publisher(producer: Any) -> Any:
             if message_id:
                 headers.append(("message-id", message_id.encode()))
             futures.append(producer.send(Topics.dead_letter(source), value=raw, headers=headers))
-            sent += 1
-        if sent:
-            producer.flush()
-            for future in futures:
-                future.get(timeout=30)
-        return sent
+        await_delivery(producer, futures)
+        return len(futures)
 
     return publish
 
@@ -86,10 +90,8 @@ def relay(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None) -
         pending.append(producer.send(topic, key=key, value=value, headers=headers))
 
     def flush() -> None:
-        producer.flush()
         try:
-            for future in pending:
-                future.get(timeout=30)  # raises if the broker refused it
+            await_delivery(producer, pending)
         finally:
             pending.clear()
 

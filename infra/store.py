@@ -82,11 +82,7 @@ class EventStore:
     def commit(self, batch: Batch) -> None:
         """Events of every touched aggregate and the journal, in one transaction."""
         events = [e for a in batch.aggregates.values() for e in a.collect_events()]
-        try:
-            self.app.events.put(events, journal=batch)
-        except BaseException:
-            self.forget(list(batch.aggregates))
-            raise
+        self.app.events.put(events, journal=batch)  # on failure the engine forgets the batch
         for aggregate_id, aggregate in batch.aggregates.items():
             self._remember(aggregate_id, aggregate)
 
