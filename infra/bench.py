@@ -28,6 +28,7 @@ from smsledger.consumers.ingest import ingest_lines
 from smsledger.domain.policies import policy_named
 from smsledger.projections.queries import run_query
 
+from .bench_child import peak_rss_mb, reset_peak_rss
 from .bench_naive import naive_ingest
 from .bootstrap import bootstrap
 from .render import print_json, print_table
@@ -38,21 +39,6 @@ NAIVE_MESSAGES = 5_000
 POSTGRES_URL = os.environ.get(
     "SMSLEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-def reset_peak_rss() -> None:
-    """Linux: writing 5 to clear_refs resets the peak resident set size of this process."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @dataclass
@@ -133,7 +119,6 @@ def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun
     store = f"sqlite:///{db}"
     result.phases["ingest_sqlite"] = child_phase(
         "ingest (SQLite file)", "msgs", "ingest", store, policy, str(jsonl))
-    result.phases["ingest_sqlite"].items = len(lines)
     result.phases["rebuild"] = child_phase("rebuild read models", "events", "rebuild", store,
                                            policy)
     ledger = bootstrap(Settings(store=store, policy=policy))

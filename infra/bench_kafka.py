@@ -13,7 +13,8 @@ from .settings import KafkaSettings, Settings, Topics
 def kafka_phase(
     result: Any, jsonl: Path, workdir: Path, policy: str, bootstrap_address: str | None
 ) -> None:
-    from .bench import Phase, peak_rss_mb, reset_peak_rss
+    from .bench import Phase
+    from .bench_child import peak_rss_mb, reset_peak_rss
 
     try:
         if bootstrap_address is None:
