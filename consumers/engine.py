@@ -12,7 +12,7 @@ never depends on how far the watermark happens to have moved.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -49,6 +49,14 @@ class Counts:
 
 _REFERENCES = (("account", ids.account_id), ("order", ids.order_id),
                ("request", ids.refund_request_id))
+
+
+_DEADLINE_KINDS: dict[type, str] = {Order: "order", RefundRequest: "request"}
+
+
+def _in_order(refs: Collection[str]) -> Iterable[str]:
+    """Refs in a fixed order, so that settling never depends on insertion order."""
+    return refs if len(refs) < 2 else sorted(refs)
 
 
 def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:
@@ -103,14 +111,15 @@ class Engine:
         return [o for o in found if o is not None and not o.is_final]
 
     def touch(self, *aggregates: Account | Order | RefundRequest) -> None:
+        pending, deadlines = self._batch.aggregates, self._batch.deadlines
         for aggregate in aggregates:
-            self._batch.aggregates[aggregate.id] = aggregate
-            if isinstance(aggregate, Order | RefundRequest):
-                kind = "order" if isinstance(aggregate, Order) else "request"
-                if self._deadlines.set(aggregate.id, kind, aggregate.deadline):
-                    self._batch.deadlines[aggregate.id] = (
-                        kind, aggregate.deadline, aggregate.account
-                    )
+            aggregate_id = aggregate.id
+            pending[aggregate_id] = aggregate
+            kind = _DEADLINE_KINDS.get(type(aggregate))
+            if kind is not None:
+                due = aggregate.deadline  # type: ignore[union-attr]
+                if self._deadlines.set(aggregate_id, kind, due):
+                    deadlines[aggregate_id] = (kind, due, aggregate.account)  # type: ignore[union-attr]
 
     def _get(self, aggregate_id: UUID) -> Account | Order | RefundRequest | None:
         pending = self._batch.aggregates.get(aggregate_id)
@@ -180,26 +189,28 @@ class Engine:
 
     def _settle_overtaken(self, message: Message) -> None:
         """Deadlines before this message's time, of its order and its account, go first."""
-        order_ref, request_ref = message.data.get("order"), message.data.get("request")
+        at, data = message.at, message.data
+        order_ref = data.get("order")
         order = self.order(order_ref) if order_ref else None
-        if order is not None and order.deadline is not None and order.deadline < message.at:
+        if order is not None and order.deadline is not None and order.deadline < at:
             self._expire("order", order.id)
+        request_ref = data.get("request")
         refund = self.refund(request_ref) if request_ref else None
         account_ref = (
-            message.data.get("account")
+            data.get("account")
             or (order.account if order else None)
             or (refund.account if refund else None)
         )
         account = self.account(account_ref) if account_ref else None
         if account is None:
             return
-        for ref in sorted(account.holds):
+        for ref in _in_order(account.holds):
             held = self.order(ref)
-            if held is not None and held.deadline is not None and held.deadline < message.at:
+            if held is not None and held.deadline is not None and held.deadline < at:
                 self._expire("order", held.id)
-        for ref in sorted(account.pending_refunds):
+        for ref in _in_order(account.pending_refunds):
             refund = self.refund(ref)
-            if refund is not None and refund.deadline is not None and refund.deadline < message.at:
+            if refund is not None and refund.deadline is not None and refund.deadline < at:
                 self._expire("request", refund.id)
 
     def _apply(self, inbound: Inbound, message: Message) -> None:
@@ -284,6 +295,8 @@ class Engine:
             self._batch.unparked.add(parked.message_id)
 
     def _expire_parked(self, watermark: datetime) -> None:
+        if not self._parked:
+            return
         limit = watermark - self.park_limit
         oldest = self._parked_floor
         if oldest is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -37,9 +37,8 @@ JOURNAL_TABLES = (
 )
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """One raw input record and where it came from."""
+class Inbound(NamedTuple):
+    """One raw input record and where it came from (a tuple: one is made per message)."""
 
     raw: bytes
     source: str  # topic name, file name or "-"

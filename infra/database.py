@@ -8,6 +8,8 @@ from typing import Any
 
 from eventsourcing.sqlite import SQLiteDatastore
 
+from .sqlite_store import plain_rows
+
 
 class SQLiteDatabase:
     """Queries and transactions on the SQLite file that holds the events."""
@@ -27,7 +29,7 @@ class SQLiteDatabase:
         read models up — wait their turn instead.
         """
         with self.datastore.get_connection(commit=True) as connection:
-            cursor = connection.cursor()
+            cursor = plain_rows(connection.cursor())
             cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield cursor
@@ -44,5 +46,5 @@ class SQLiteDatabase:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, tuple(params))
-            return [tuple(row) for row in cursor.fetchall()]
+            plain_rows(cursor).execute(sql, tuple(params))
+            return cursor.fetchall()  # type: ignore[no-any-return]

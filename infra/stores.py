@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from eventsourcing.utils import get_topic
 
 from .database import SQLiteDatabase
-from .sqlite_store import SQLiteLedgerRecorder
+from .sqlite_store import SQLiteLedgerFactory, SQLiteLedgerRecorder
 from .store import EventStore, LedgerApplication
 
 
@@ -47,7 +47,7 @@ def sqlite_env(url: str) -> dict[str, str]:
         if not parent.is_dir():
             raise StoreError(f"directory {parent} does not exist for store {url!r}")
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": get_topic(SQLiteLedgerFactory),
         "SQLITE_DBNAME": path,
         "SQLITE_LOCK_TIMEOUT": "30",
         "APPLICATION_RECORDER_TOPIC": get_topic(SQLiteLedgerRecorder),
@@ -127,7 +127,7 @@ def open_store(url: str) -> OpenStore:
         app = LedgerApplication(env=env)
     except Exception as error:  # library errors differ per backend; name the store
         raise StoreError(f"cannot open store {_shown(url)}: {error}") from None
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+    if env["PERSISTENCE_MODULE"] == get_topic(SQLiteLedgerFactory):
         database: Any = SQLiteDatabase(app.factory.datastore)  # type: ignore[attr-defined]
     else:
         from .postgres_store import PostgresDatabase
