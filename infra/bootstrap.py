@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smsledger.consumers.engine import Engine
 from smsledger.domain.policies import Policy, policy_named
 from smsledger.projections import runner
+from smsledger.projections.projector import BatchRows
 from smsledger.projections.runner import LedgerClock
 
 from .settings import DEFAULT_POLICY, Settings
@@ -21,6 +22,8 @@ class Ledger:
     settings: Settings
     opened: OpenStore
     policy: Policy
+    # Read-model rows this process keeps from one catch-up to the next.
+    _rows: BatchRows = field(default_factory=lambda: BatchRows(keep=True), repr=False)
 
     def engine(self, consumer_group: str = "") -> Engine:
         return Engine(self.opened.store, self.policy, consumer_group=consumer_group)
@@ -34,13 +37,13 @@ class Ledger:
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         return runner.catch_up(
             self.opened.database, self.opened.recorder.select_stored_after, self.clock(),
-            progress=progress,
+            progress=progress, rows=self._rows,
         )
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         return runner.rebuild(
             self.opened.database, self.opened.recorder.select_stored_after, self.clock(),
-            progress=progress,
+            progress=progress, rows=self._rows,
         )
 
     def close(self) -> None:

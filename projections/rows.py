@@ -12,9 +12,11 @@ Row = dict[str, Any]
 
 
 class Rows:
-    """A write-back cache of one table's rows for the duration of one batch."""
+    """A write-back cache of one table's rows: written back at the end of every batch, and
+    kept for the next one up to `keep` rows (the most recently loaded or created)."""
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, keep: int = 0) -> None:
+        self.keep = keep
         self.table = table
         self.columns = columns_of(table)
         self._values = itemgetter(*self.columns)
@@ -67,4 +69,15 @@ class Rows:
             params = [values(rows[k]) for k in sorted(self.dirty)]
             db.executemany(cursor, upsert_statement(self.table), params)
         self.dirty.clear()
+
+    def trim(self) -> bool:
+        """Over the bound, keep its newest half (insertion order); True if rows went."""
+        if len(self.rows) <= self.keep:
+            return False
+        kept = self.keep // 2
+        self.rows = dict(list(self.rows.items())[-kept:]) if kept else {}
+        return True
+
+    def clear(self) -> None:
         self.rows.clear()
+        self.dirty.clear()

@@ -64,13 +64,16 @@ def catch_up(
     batch_size: int = 20_000,
     progress: Callable[[int], None] | None = None,
     decode: Callable[[bytes], dict[str, Any]] = orjson.loads,
+    rows: BatchRows | None = None,
 ) -> int:
     """Fold every event after the tracking position; returns how many were folded.
 
     `read(position, limit)` returns stored events after `position` as tuples of
     (notification id, originator id hex, originator version, topic, JSON state);
-    `decode` turns a state into a dict with timestamps as RFC 3339 strings.
+    `decode` turns a state into a dict with timestamps as RFC 3339 strings. `rows` may be
+    kept by the caller from one catch-up to the next (see `BatchRows`).
     """
+    rows = rows if rows is not None else BatchRows(keep=True)
     create_tables(db)
     start = position(db)
     folded = 0
@@ -82,7 +85,7 @@ def catch_up(
             (_hex(r[1]), r[2], r[3], decode(r[4])) for r in stored
         ]
         try:
-            _fold(db, events, start, stored[-1][0])
+            _fold(db, rows, events, start, stored[-1][0])
         except PositionMoved:
             start = position(db)  # someone else caught up meanwhile: go on from there
             continue
@@ -98,24 +101,31 @@ def _hex(originator: Any) -> str:
     return originator if isinstance(originator, str) else originator.hex
 
 
-def _fold(db: Any, events: list[StoredRow], first_after: int, last_id: int) -> None:
+def _fold(db: Any, rows: BatchRows, events: list[StoredRow], first_after: int,
+          last_id: int) -> None:
     """Fold one batch and move the position from `first_after` to `last_id`, atomically;
     if the position is no longer `first_after`, another projector got there first."""
-    with db.transaction() as cursor:
-        lock = " FOR UPDATE" if db.dialect == "postgres" else ""  # SQLite: BEGIN IMMEDIATE
-        db.execute(
-            cursor, f"SELECT position FROM projection_tracking WHERE name = ?{lock}",
-            (TRACKING_NAME,),
-        )
-        row = cursor.fetchone()
-        if (row[0] if row else 0) != first_after:
-            raise PositionMoved
-        rows = BatchRows()
-        rows.preload(db, cursor, events)
-        for event in events:
-            fold(rows, event)
-        rows.flush(db, cursor)
-        _track(db, cursor, last_id)
+    if rows.position != first_after:
+        rows.clear()  # kept rows are this projector's view at another position
+    try:
+        with db.transaction() as cursor:
+            lock = " FOR UPDATE" if db.dialect == "postgres" else ""  # SQLite: BEGIN IMMEDIATE
+            db.execute(
+                cursor, f"SELECT position FROM projection_tracking WHERE name = ?{lock}",
+                (TRACKING_NAME,),
+            )
+            row = cursor.fetchone()
+            if (row[0] if row else 0) != first_after:
+                raise PositionMoved
+            rows.preload(db, cursor, events)
+            for event in events:
+                fold(rows, event)
+            rows.flush(db, cursor)
+            _track(db, cursor, last_id)
+    except BaseException:
+        rows.clear()  # changed in memory, rolled back in the tables
+        raise
+    rows.position = last_id
 
 
 def _track(db: Any, cursor: Any, last_id: int) -> None:
@@ -146,6 +156,7 @@ def refresh_derived(db: Any, clock: LedgerClock) -> None:
 def rebuild(
     db: Any, read: Callable[[int, int], list[tuple[Any, ...]]], clock: LedgerClock, *,
     batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
+    rows: BatchRows | None = None,
 ) -> int:
     """Empty the read models and fold the whole log again."""
     create_tables(db)
@@ -155,4 +166,4 @@ def rebuild(
         db.execute(
             cursor, "UPDATE projection_tracking SET position = 0 WHERE name = ?", (TRACKING_NAME,)
         )
-    return catch_up(db, read, clock, batch_size=batch_size, progress=progress)
+    return catch_up(db, read, clock, batch_size=batch_size, progress=progress, rows=rows)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 
+from smsledger.consumers.ingest import ingest_lines
+from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.settings import Settings
 from smsledger.projections import runner
+from smsledger.projections.projector import BatchRows
 from smsledger.projections.queries import run_query
 from tests.scenario import Scenario, run
 
@@ -21,6 +27,30 @@ def test_a_batch_whose_position_moved_is_dropped_not_folded_twice(scenario: Scen
     events = [(r[1] if isinstance(r[1], str) else r[1].hex, r[2], r[3], orjson.loads(r[4]))
               for r in stored]
     with pytest.raises(runner.PositionMoved):
-        runner._fold(db, events, 0, stored[-1][0])  # a slower projector, late with the same batch
+        # a slower projector, late with the same batch
+        runner._fold(db, BatchRows(keep=True), events, 0, stored[-1][0])
     assert run_query(db, "balances") == before
     assert runner.position(db) == stored[-1][0]
+
+
+def test_rows_kept_between_catch_ups_are_dropped_once_another_projector_folded(
+    tmp_path: Path,
+) -> None:
+    store = f"sqlite:///{tmp_path / 'ledger.db'}"
+    scenario = Scenario()
+    scenario.account()
+    scenario.deposit(1000)
+    scenario.order("o1", 100)
+    outcome = run(scenario, store=store)  # projector A keeps the rows it folded
+    other = bootstrap(Settings(store=store, policy="sms-service"))  # projector B
+    scenario.order("o2", 200)
+    ingest_lines(other.engine(), scenario.lines()[3:], source="test")
+    other.catch_up()  # B folds o2: the balance row A kept no longer matches the table
+    scenario.order("o3", 300)
+    ingest_lines(other.engine(), scenario.lines()[4:], source="test")
+    outcome.ledger.catch_up()  # A folds o3, from the table's row
+    assert outcome.balance()["held"] == 600
+    folded = run_query(outcome.ledger.opened.database, "balances")
+    outcome.ledger.rebuild()
+    assert run_query(outcome.ledger.opened.database, "balances") == folded
+    other.close()
