@@ -23,7 +23,7 @@ from .derived import (
     stale_accounts,
 )
 from .projector import BatchRows, StoredRow, fold
-from .tables import TABLES, create_statements
+from .tables import TABLES, create_statements, index_names
 
 TRACKING_NAME = "read_models"
 
@@ -73,8 +73,17 @@ def catch_up(
     `decode` turns a state into a dict with timestamps as RFC 3339 strings. `rows` may be
     kept by the caller from one catch-up to the next (see `BatchRows`).
     """
-    rows = rows if rows is not None else BatchRows(keep=True)
     create_tables(db)
+    folded = _fold_all(db, read, rows or BatchRows(keep=True), batch_size, progress, decode)
+    refresh_derived(db, clock)
+    return folded
+
+
+def _fold_all(
+    db: Any, read: Callable[[int, int], list[tuple[Any, ...]]], rows: BatchRows,
+    batch_size: int, progress: Callable[[int], None] | None,
+    decode: Callable[[bytes], dict[str, Any]],
+) -> int:
     start = position(db)
     folded = 0
     while True:
@@ -93,7 +102,6 @@ def catch_up(
         folded += len(events)
         if progress is not None:
             progress(folded)
-    refresh_derived(db, clock)
     return folded
 
 
@@ -158,12 +166,23 @@ def rebuild(
     batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
     rows: BatchRows | None = None,
 ) -> int:
-    """Empty the read models and fold the whole log again."""
+    """Empty the read models and fold the whole log again.
+
+    The secondary indexes are dropped first and built once at the end, from sorted
+    rows, instead of being updated row by row (a crash in between leaves them to the
+    next catch-up, which creates whatever is missing).
+    """
     create_tables(db)
     with db.transaction() as cursor:
         for table in TABLES:
             db.execute(cursor, f"DELETE FROM {table}")
+        for name in index_names():
+            db.execute(cursor, f"DROP INDEX IF EXISTS {name}")
         db.execute(
             cursor, "UPDATE projection_tracking SET position = 0 WHERE name = ?", (TRACKING_NAME,)
         )
-    return catch_up(db, read, clock, batch_size=batch_size, progress=progress, rows=rows)
+    folded = _fold_all(db, read, rows or BatchRows(keep=True), batch_size, progress,
+                       orjson.loads)
+    create_tables(db)
+    refresh_derived(db, clock)
+    return folded

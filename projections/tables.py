@@ -72,6 +72,10 @@ INDEXES = (
 )
 
 
+def index_names() -> list[str]:
+    return [statement.split(" IF NOT EXISTS ")[1].split()[0] for statement in INDEXES]
+
+
 def create_statements() -> list[str]:
     statements = [TRACKING_TABLE]
     for table, (columns, key) in TABLES.items():
