@@ -113,6 +113,35 @@ def test_journal_rows_vanish_with_a_conflicting_event(pg_url: str) -> None:
         opened.close()
 
 
+def test_stored_states_and_journal_rows_arrive_byte_for_byte(pg_url: str) -> None:
+    """A batch travels as one JSON document: escapes, non-ASCII text and NULLs survive it,
+    notification ids follow the batch's order, and a state that is not UTF-8 still goes in."""
+    opened = open_store(pg_url)
+    try:
+        states = [b'{"note":"quote \\" back\\\\slash \\\\u0000 tab\\t"}',
+                  '{"name":"Zoë — 東京 🙂"}'.encode(), b"{}"]
+        events = [StoredEvent(uuid.uuid4(), 1, f"topic-{i}", state)
+                  for i, state in enumerate(states)]
+        rejection = ("m-2", "order.requested", "2026-01-01T00:00:00Z", None, "o-1",
+                     "insufficient_funds", 'needs "100"', "")
+        opened.recorder.insert_events(events, journal=Batch(
+            processed=[("m-1", "t", "applied", None), ("m-2", "t", "rejected", "why ü")],
+            rejections=[rejection]))
+        opened.recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "binary", b"\xff\x00")])
+        opened.recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "nul", b"a\x00b")])
+        stored = opened.recorder.select_stored_after(0, 10)
+        assert [(r[3], bytes(r[4])) for r in stored] == [
+            *((f"topic-{i}", state) for i, state in enumerate(states)),
+            ("binary", b"\xff\x00"), ("nul", b"a\x00b")]
+        assert [r[1] for r in stored[:3]] == [e.originator_id for e in events]
+        assert opened.database.query(
+            "SELECT message_id, reason FROM processed_messages ORDER BY message_id"
+        ) == [("m-1", None), ("m-2", "why ü")]
+        assert opened.database.query("SELECT * FROM rejections") == [rejection]
+    finally:
+        opened.close()
+
+
 def test_two_schemas_are_independent_stores(pg_schemas: Any) -> None:
     first, second = Scenario(), Scenario()
     first.account("a1")
