@@ -1,6 +1,7 @@
 """`smsledger bench`: one seeded workload, measured phase after phase in one process.
 
-Phases: ingest on a SQLite file (JSONL to caught-up projections), the same on PostgreSQL
+Phases: ingest on a SQLite file (JSONL to caught-up projections) in one process, and again
+with the read models folded by a second process beside it; the same on PostgreSQL
 and through Kafka when reachable, the naive baseline on a prefix of the same messages,
 the raw insert limit (executemany of the same stored-event rows in one transaction), and
 a rebuild of the read models. Ratios are taken within the run, so they travel between
@@ -118,7 +119,11 @@ def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun
     db = workdir / "fast.db"
     store = f"sqlite:///{db}"
     result.phases["ingest_sqlite"] = child_phase(
-        "ingest (SQLite file)", "msgs", "ingest", store, policy, str(jsonl))
+        "ingest (SQLite file, one process)", "msgs", "ingest",
+        f"sqlite:///{workdir / 'single.db'}", policy, str(jsonl))
+    result.phases["ingest_alongside"] = child_phase(
+        "ingest (SQLite file, read models in a 2nd process)", "msgs", "ingest-alongside",
+        store, policy, str(jsonl))
     result.phases["rebuild"] = child_phase("rebuild read models", "events", "rebuild", store,
                                            policy)
     ledger = bootstrap(Settings(store=store, policy=policy))
@@ -193,10 +198,12 @@ def summary(result: BenchRun) -> dict[str, Any]:
     out: dict[str, Any] = {
         "messages": result.messages,
         "ingest_msgs_per_s": round(ingest.rate),
+        "ingest_two_process_msgs_per_s": round(phases["ingest_alongside"].rate),
         "vs_naive": round(phases["fast_prefix"].rate / phases["naive"].rate, 1),
         "raw_limit_ratio": round(ingest.seconds / raw.seconds, 1),
         "rebuild_events_per_s": round(phases["rebuild"].rate),
         "peak_rss_mb": {"ingest": round(ingest.peak_rss_mb, 1),
+                        "ingest_two_process": round(phases["ingest_alongside"].peak_rss_mb, 1),
                         "rebuild": round(phases["rebuild"].peak_rss_mb, 1)},
         "events": phases["rebuild"].items,
         "naive_msgs_per_s": round(phases["naive"].rate),
@@ -227,8 +234,9 @@ def run_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
              "per_second": round(p.rate), "peak_rss_mb": round(p.peak_rss_mb, 1)}
             for p in result.phases.values()
         ], out)
-        for key in ("ingest_msgs_per_s", "vs_naive", "raw_limit_ratio", "rebuild_events_per_s",
-                    "postgres_msgs_per_s", "kafka_msgs_per_s"):
+        for key in ("ingest_msgs_per_s", "ingest_two_process_msgs_per_s", "vs_naive",
+                    "raw_limit_ratio", "rebuild_events_per_s", "postgres_msgs_per_s",
+                    "kafka_msgs_per_s"):
             out.write(f"{key}: {report[key]}\n")
         out.write(f"checks: {report['checks']}\n")
         for note in result.notes:

@@ -1,6 +1,7 @@
 """One benchmark phase in a fresh process, so that its peak RSS is its own.
 
-`python -m smsledger.infra.bench_child ingest STORE POLICY FILE` or
+`python -m smsledger.infra.bench_child ingest STORE POLICY FILE` (one process),
+`... ingest-alongside STORE POLICY FILE` (read models folded by a second process) or
 `... rebuild STORE POLICY`; prints one JSON object: items, seconds, peak_rss_mb.
 """
 
@@ -36,11 +37,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def ingest(store: str, policy: str, path: str) -> tuple[int, float]:
+def ingest(store: str, policy: str, path: str, alongside: bool) -> tuple[int, float]:
     ledger = bootstrap(Settings(store=store, policy=policy))
     started = time.perf_counter()
     read = [0]
-    with open(path, "rb") as stream, projecting_alongside(store, policy, enabled=True):
+    with open(path, "rb") as stream, projecting_alongside(store, policy, enabled=alongside):
         ingest_lines(ledger.engine(), stream, source=path, progress=read.append)
     ledger.catch_up()
     seconds = time.perf_counter() - started
@@ -59,7 +60,10 @@ def rebuild(store: str, policy: str) -> tuple[int, float]:
 
 def main(argv: list[str]) -> int:
     phase, store, policy, *rest = argv
-    items, seconds = ingest(store, policy, rest[0]) if phase == "ingest" else rebuild(store, policy)
+    if phase.startswith("ingest"):
+        items, seconds = ingest(store, policy, rest[0], alongside=phase == "ingest-alongside")
+    else:
+        items, seconds = rebuild(store, policy)
     sys.stdout.write(orjson.dumps(
         {"items": items, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
     ).decode() + "\n")

@@ -674,3 +674,26 @@ def test_a_large_ingest_folding_read_models_alongside_gives_the_sequential_resul
     for view in ("balances", "orders", "deposits", "refunds", "stats"):
         assert query(store, view) == reference.query(view), view
     assert smsledger("audit", "--store", url(store), cwd=tmp_path).returncode == 0
+
+
+# --- bench -------------------------------------------------------------------------------
+
+
+def test_bench_reports_every_figure_and_its_checks_hold(tmp_path: Path) -> None:
+    """A small run: the figures' values are the machine's; their presence and the
+    fast-equals-naive and rebuild-equals-incremental checks are the software's."""
+    report = orjson.loads(succeed("bench", "--messages", "1500", "--no-postgres",
+                                  "--no-kafka", "--json", cwd=tmp_path))
+    assert report["checks"] == {"rebuild_identical": True, "naive_balances_identical": True}
+    assert report["messages"] >= 1000
+    for key in ("ingest_msgs_per_s", "ingest_two_process_msgs_per_s", "rebuild_events_per_s",
+                "naive_msgs_per_s", "raw_rows_per_s"):
+        assert report[key] > 0, key
+    assert report["vs_naive"] > 0
+    assert report["raw_limit_ratio"] > 0
+    assert report["events"] > report["messages"]  # an order is several events
+    assert report["peak_rss_mb"]["rebuild"] > 0
+    assert report["peak_rss_mb"]["ingest"] > 0
+    assert report["machine"]["cpus"] >= 1
+    assert report["postgres_msgs_per_s"] is None
+    assert report["kafka_msgs_per_s"] is None
