@@ -54,9 +54,10 @@ _REFERENCES = (("account", ids.account_id), ("order", ids.order_id),
 _DEADLINE_KINDS: dict[type, str] = {Order: "order", RefundRequest: "request"}
 
 
-def _in_order(refs: Collection[str]) -> Iterable[str]:
-    """Refs in a fixed order, so that settling never depends on insertion order."""
-    return refs if len(refs) < 2 else sorted(refs)
+def _in_order(refs: Collection[str]) -> list[str]:
+    """A sorted copy: settling never depends on insertion order, and it removes holds
+    from the very collection it was given."""
+    return list(refs) if len(refs) < 2 else sorted(refs)
 
 
 def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:

@@ -10,7 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
+from smsledger.consumers.engine import Engine
+from smsledger.consumers.ingest import ingest_lines
 from smsledger.consumers.messages import CONTRACT
+from smsledger.consumers.schedule import Ownership
 from smsledger.domain import ids
 from tests.scenario import Outcome, Scenario, run
 
@@ -224,6 +227,32 @@ def test_a_late_sms_for_a_timed_out_order_is_ignored(tick: bool, batch_size: int
     assert outcome.order("o1")["state"] == "timed_out"
     assert (outcome.balance()["available"], outcome.balance()["held"]) == (1000, 0)
     assert outcome.counts["ignored"] == 1
+
+
+class _OwnsNoDeadlines(Ownership):
+    """A consumer-group member that has just been handed these accounts' partitions."""
+
+    def account(self, account: str) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("orders", [1, 2])
+def test_a_member_taking_an_account_over_settles_its_overtaken_holds_first(orders: int) -> None:
+    s = _issued()
+    if orders == 2:
+        s.order("o2", 100)
+    head = len(s.messages)
+    s.later(21 * MIN)
+    s.order("o3", 100)
+    lines = s.lines()
+    outcome = run(lines[:head])
+    ledger = outcome.ledger
+    engine = Engine(ledger.opened.store, ledger.policy, ownership=_OwnsNoDeadlines())
+    ingest_lines(engine, lines[head:], source="test")  # no deadline of a1 in its schedule
+    ledger.catch_up()
+    assert outcome.order("o1")["state"] == "timed_out"
+    assert outcome.order("o3")["state"] == "requested"
+    assert outcome.balance()["held"] == 100
 
 
 @pytest.mark.parametrize(
