@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from eventsourcing.sqlite import SQLiteDatastore
 
-from .sqlite_store import plain_rows
+from .sqlite_store import plain_rows, write_transaction
 
 
 class SQLiteDatabase:
@@ -19,24 +19,9 @@ class SQLiteDatabase:
     def __init__(self, datastore: SQLiteDatastore) -> None:
         self.datastore = datastore
 
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """A write transaction that takes the write lock first (BEGIN IMMEDIATE).
-
-        A deferred transaction that reads and then writes fails at once in WAL mode when
-        another process wrote in between (the busy timeout does not apply to that); taking
-        the lock up front makes concurrent writers — a consumer, a query catching the
-        read models up — wait their turn instead.
-        """
-        with self.datastore.get_connection(commit=True) as connection:
-            cursor = plain_rows(connection.cursor())
-            cursor.execute("BEGIN IMMEDIATE")
-            try:
-                yield cursor
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.commit()
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A write transaction that takes the write lock first (BEGIN IMMEDIATE)."""
+        return write_transaction(self.datastore)
 
     def execute(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
         cursor.execute(sql, tuple(params))

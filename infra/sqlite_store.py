@@ -3,7 +3,8 @@ written in the same transaction, with one executemany for the events of a batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from eventsourcing.sqlite import (
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteCursor,
+    SQLiteDatastore,
     SQLiteFactory,
 )
 
@@ -29,6 +31,26 @@ def plain_rows(cursor: SQLiteCursor) -> SQLiteCursor:
     which the library's own queries index by name; bulk reads here need no names)."""
     cursor.sqlite_cursor.row_factory = None
     return cursor
+
+
+@contextmanager
+def write_transaction(datastore: SQLiteDatastore) -> Iterator[SQLiteCursor]:
+    """A write transaction that takes the write lock first (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads and then writes fails at once in WAL mode when
+    another process wrote in between (the busy timeout does not apply to that); taking
+    the lock up front makes concurrent writers — a consumer, a query catching the read
+    models up, a second process creating the same tables — wait their turn instead.
+    """
+    with datastore.get_connection(commit=True) as connection:
+        cursor = plain_rows(connection.cursor())
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
 
 
 class SQLiteLedgerPool(SQLiteConnectionPool):
@@ -56,6 +78,12 @@ class SQLiteLedgerFactory(SQLiteFactory):
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *journal_ddl(SQLITE_TYPES)]
+
+    def create_table(self) -> None:
+        # The library's deferred transaction fails at once when another process (a second
+        # consumer starting beside the first) creates the tables at the same moment.
+        with write_transaction(self.datastore) as cursor:
+            self._create_table(cursor)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
