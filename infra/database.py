@@ -29,6 +29,16 @@ class SQLiteDatabase:
     def executemany(self, cursor: Any, sql: str, seq: Sequence[Sequence[Any]]) -> None:
         cursor.executemany(sql, seq)
 
+    def present(self, table: str, column: str, values: Sequence[Any]) -> set[Any]:
+        """Which of `values` the column holds (IN lists of at most 500 placeholders)."""
+        found: set[Any] = set()
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.query(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", chunk)
+            found.update(r[0] for r in rows)
+        return found
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as cursor:
             plain_rows(cursor).execute(sql, tuple(params))

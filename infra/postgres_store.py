@@ -39,7 +39,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
             " SELECT (e->>0)::{2}, (e->>1)::bigint, e->>2, convert_to(e->>3, 'UTF8')"
             " FROM json_array_elements(%s::json) WITH ORDINALITY AS batch(e, n) ORDER BY n"
-            " RETURNING notification_id"
         ).format(
             Identifier(datastore.schema), Identifier(self.events_table_name),
             Identifier(datastore.originator_id_type),
@@ -47,7 +46,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self._insert_columns_statement = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%s::{2}[], %s::bigint[], %s::text[], %s::bytea[])"
-            " RETURNING notification_id"
         ).format(
             Identifier(datastore.schema), Identifier(self.events_table_name),
             Identifier(datastore.originator_id_type),
@@ -76,6 +74,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 [s.state for s in stored_events],
             ),
         )
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        # The inserts return no notification ids: nothing here reads them (the read models
+        # follow the table by notification id), and a dict per event costs.
+        return None
 
     def create_table(self) -> None:
         self._create_schema()
@@ -191,6 +196,16 @@ class PostgresDatabase:
 
     def executemany(self, cursor: Cursor[Any], sql: str, seq: Sequence[Sequence[Any]]) -> None:
         cursor.executemany(to_pyformat(sql), seq)
+
+    def present(self, table: str, column: str, values: Sequence[str]) -> set[str]:
+        """Which of the text `values` the column holds: one statement, the values as one
+        JSON array (a long placeholder list costs psycopg a parse per query)."""
+        rows = self.query(
+            f"SELECT {column} FROM {table} WHERE {column} IN"
+            " (SELECT json_array_elements_text(?::json))",
+            (orjson.dumps(list(values)).decode(),),
+        )
+        return {r[0] for r in rows}
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with (

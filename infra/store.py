@@ -87,16 +87,8 @@ class EventStore:
             self._remember(aggregate_id, aggregate)
 
     def seen(self, message_ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(message_ids), 500):
-            chunk = message_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for table in ("processed_messages", "parked_messages"):
-                rows = self.database.query(
-                    f"SELECT message_id FROM {table} WHERE message_id IN ({marks})", chunk
-                )
-                found.update(r[0] for r in rows)
-        return found
+        return self.database.present("processed_messages", "message_id", message_ids) | (
+            self.database.present("parked_messages", "message_id", message_ids))
 
     def deadlines(self) -> list[tuple[UUID, str, datetime, str]]:
         rows = self.database.query("SELECT aggregate_id, kind, due, account FROM deadlines", ())
