@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from smsledger.consumers.engine import Engine
 from smsledger.domain.policies import Policy, policy_named
 from smsledger.projections import runner
-from smsledger.projections.projector import BatchRows
+from smsledger.projections.rows import BatchRows
 from smsledger.projections.runner import LedgerClock
 
 from .settings import DEFAULT_POLICY, Settings

@@ -10,7 +10,7 @@ from smsledger.domain.money import DepositRecord
 from smsledger.domain.policies import BALANCE_CAP, AccountFacts, Policy, refundable_now
 
 from .formats import iso, parse_iso
-from .projector import BatchRows, load_deposits
+from .rows import BatchRows, load_deposits
 
 
 def accounts_crossing_window(

@@ -18,7 +18,7 @@ from smsledger.domain.account import Account
 from smsledger.domain.order import Order
 from smsledger.domain.refund import RefundRequest
 
-from .rows import Row, Rows
+from .rows import BatchRows, Row
 
 MONEY = ("deposited", "available", "held", "spent", "refund_pending", "refunded_out", "forfeited")
 StoredRow = tuple[str, int, str, dict[str, Any]]  # originator hex, version, topic, state
@@ -32,71 +32,14 @@ def z(stamp: str | None) -> str | None:
     return stamp[:-6] + "Z" if stamp.endswith("+00:00") else stamp
 
 
-class BatchRows:
-    """The rows a batch of events touches, and what must be re-derived afterwards.
-
-    With `keep=True` the rows stay after a batch is written (bounded per table), so that
-    the next batch of the same projector reads only what it has not seen: the fold's
-    columns in them equal the table's as long as no other projector folded in between
-    (the runner checks the tracking position and clears them otherwise). Derived columns
-    in kept rows may lag the table; every row a fold touches is marked for re-deriving.
-    """
-
-    # Rows kept between batches, per table (~1-2 kB each).
-    KEEP = {"orders": 20_000, "balances": 20_000, "deposits": 20_000, "refunds": 5_000,
-            "provider_stats": 100_000}
-
-    def __init__(self, *, keep: bool = False) -> None:
-        bound = self.KEEP if keep else dict.fromkeys(self.KEEP, 0)
-        self.orders = Rows("orders", bound["orders"])
-        self.balances = Rows("balances", bound["balances"])
-        self.deposits = Rows("deposits", bound["deposits"])
-        self.refunds = Rows("refunds", bound["refunds"])
-        self.stats = Rows("provider_stats", bound["provider_stats"])
-        self.deposits_of: set[str] = set()  # accounts whose deposits are all in `deposits`
-        self.stats_loaded = False
-        self.position: int | None = None  # tracking position the kept rows are valid at
-
-    def _tables(self) -> tuple[Rows, ...]:
-        return (self.orders, self.balances, self.deposits, self.refunds, self.stats)
-
-    def preload(self, db: Any, cursor: Any, events: list[StoredRow]) -> None:
-        keys: dict[str, set[tuple[str]]] = {"orders": set(), "balances": set(), "refunds": set()}
-        for originator, _, topic, _ in events:
-            table = TABLE_OF_TOPIC.get(topic)
-            if table is not None:
-                keys[table].add((originator,))
-        self.orders.load(db, cursor, keys["orders"])
-        self.balances.load(db, cursor, keys["balances"])
-        self.refunds.load(db, cursor, keys["refunds"])
-        accounts = [k[0] for k in keys["balances"] if k[0] not in self.deposits_of]
-        load_deposits(db, cursor, self.deposits, accounts)
-        self.deposits_of.update(accounts)
-        if not self.stats_loaded:
-            self.stats.load_where(db, cursor, "1 = 1", [])
-            self.stats_loaded = True
-
-    def flush(self, db: Any, cursor: Any) -> None:
-        for rows in self._tables():
-            rows.flush(db, cursor)
-            if rows.trim() and rows in (self.deposits, self.stats):
-                rows.clear()  # all of an account's deposits, or all groups, or none
-                self.deposits_of.clear()
-                self.stats_loaded = False
-
-    def clear(self) -> None:
-        """Forget every kept row: the tables changed under this projector."""
-        for rows in self._tables():
-            rows.clear()
-        self.deposits_of.clear()
-        self.stats_loaded = False
-        self.position = None
-
-
-def load_deposits(db: Any, cursor: Any, deposits: Rows, account_ids: list[str]) -> None:
-    for start in range(0, len(account_ids), 500):
-        chunk = account_ids[start : start + 500]
-        deposits.load_where(db, cursor, f"account_id IN ({','.join('?' * len(chunk))})", chunk)
+def touched_keys(events: list[StoredRow]) -> dict[str, set[tuple[str]]]:
+    """The primary keys of the orders, balances and refunds rows these events change."""
+    keys: dict[str, set[tuple[str]]] = {"orders": set(), "balances": set(), "refunds": set()}
+    for originator, _, topic, _ in events:
+        table = TABLE_OF_TOPIC.get(topic)
+        if table is not None:
+            keys[table].add((originator,))
+    return keys
 
 
 def fold(rows: BatchRows, event: StoredRow) -> None:

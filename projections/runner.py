@@ -22,7 +22,8 @@ from .derived import (
     refresh_provider_stats,
     stale_accounts,
 )
-from .projector import BatchRows, StoredRow, fold
+from .projector import StoredRow, fold, touched_keys
+from .rows import BatchRows
 from .tables import TABLES, create_statements, index_names
 
 TRACKING_NAME = "read_models"
@@ -125,7 +126,7 @@ def _fold(db: Any, rows: BatchRows, events: list[StoredRow], first_after: int,
             row = cursor.fetchone()
             if (row[0] if row else 0) != first_after:
                 raise PositionMoved
-            rows.preload(db, cursor, events)
+            rows.preload(db, cursor, touched_keys(events))
             for event in events:
                 fold(rows, event)
             rows.flush(db, cursor)

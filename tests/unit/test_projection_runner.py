@@ -11,8 +11,8 @@ from smsledger.consumers.ingest import ingest_lines
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.settings import Settings
 from smsledger.projections import runner
-from smsledger.projections.projector import BatchRows
 from smsledger.projections.queries import run_query
+from smsledger.projections.rows import BatchRows
 from tests.scenario import Scenario, run
 
 
