@@ -11,7 +11,6 @@ never depends on how far the watermark happens to have moved.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from smsledger.projections.formats import iso
 from .handlers import HANDLERS, Ignored, Park, Refusal
 from .journal import Batch, Inbound, LedgerStore, Parked
 from .messages import DecodeError, Message, decode
+from .parking import ParkingLot
 from .schedule import Deadlines, Ownership
 
 PARK_LIMIT = timedelta(hours=1)
@@ -88,11 +88,10 @@ class Engine:
         for aggregate_id, kind, due, account in store.deadlines():
             if owns.account(account):
                 self._deadlines.set(aggregate_id, kind, due)
-        self._parked: dict[tuple[str, str], dict[str, Parked]] = defaultdict(dict)
+        self._parking = ParkingLot()
         for parked in store.parked():
             if owns.parked(parked):
-                self._parked[(parked.kind, parked.subject)][parked.message_id] = parked
-        self._parked_floor: datetime | None = None  # no parked message is older (None: unknown)
+                self._parking.add(parked)
         self._batch = self._new_batch()
         self._seen_in_batch: set[str] = set()
 
@@ -270,9 +269,7 @@ class Engine:
     def _park(self, inbound: Inbound, message: Message, park: Park) -> None:
         self.counts.parked += 1
         parked = Parked(message.id, park.kind, park.subject, message.at, inbound)
-        self._parked[(park.kind, park.subject)][message.id] = parked
-        if self._parked_floor is not None:
-            self._parked_floor = min(self._parked_floor, message.at)
+        self._parking.add(parked)
         self._batch.parked[message.id] = parked
 
     def _unpark_for(self, message: Message) -> None:
@@ -282,10 +279,7 @@ class Engine:
             key = ("request", message.data["request"])
         else:
             return
-        waiting = self._parked.pop(key, None)
-        if not waiting:
-            return
-        for parked in sorted(waiting.values(), key=lambda p: (p.at, p.message_id)):
+        for parked in self._parking.release(*key):
             self._unpark(parked)
             retried = decode(parked.inbound.raw)
             self._apply(parked.inbound, retried)
@@ -296,35 +290,20 @@ class Engine:
             self._batch.unparked.add(parked.message_id)
 
     def _expire_parked(self, watermark: datetime) -> None:
-        if not self._parked:
-            return
-        limit = watermark - self.park_limit
-        oldest = self._parked_floor
-        if oldest is None:
-            oldest = min((p.at for w in self._parked.values() for p in w.values()), default=None)
-        if oldest is None or oldest >= limit:
-            self._parked_floor = oldest
-            return  # nothing parked is old enough: no scan on the hot path
-        self._dead_letter_parked(lambda p: p.at < limit)
-        self._parked_floor = None
+        for parked in self._parking.older_than(watermark - self.park_limit):
+            self._dead_letter_parked(parked)
 
     def dead_letter_all_parked(self) -> None:
         """At the end of a finite input: whatever still waits will not be resolved by it."""
-        self._dead_letter_parked(lambda p: True)
+        for parked in self._parking.take_all():
+            self._dead_letter_parked(parked)
 
-    def _dead_letter_parked(self, condition) -> None:  # type: ignore[no-untyped-def]
-        for key in list(self._parked):
-            waiting = self._parked[key]
-            for message_id, parked in list(waiting.items()):
-                if condition(parked):
-                    del waiting[message_id]
-                    self._unpark(parked)
-                    self._dead_letter(
-                        parked.inbound, f"unknown_{parked.kind}",
-                        f"no {parked.kind} {parked.subject} arrived", message_id,
-                    )
-            if not waiting:
-                del self._parked[key]
+    def _dead_letter_parked(self, parked: Parked) -> None:
+        self._unpark(parked)
+        self._dead_letter(
+            parked.inbound, f"unknown_{parked.kind}",
+            f"no {parked.kind} {parked.subject} arrived", parked.message_id,
+        )
 
     def commit(self) -> Batch:
         """Commit the batch in hand; returns it (its dead letters go on to a topic)."""
