@@ -10,7 +10,7 @@ from smsledger.domain.money import DepositRecord
 from smsledger.domain.policies import BALANCE_CAP, AccountFacts, Policy, refundable_now
 
 from .formats import iso, parse_iso
-from .rows import BatchRows, load_deposits
+from .rows import BatchRows
 
 
 def accounts_crossing_window(
@@ -40,7 +40,7 @@ def refresh_deposits(
         chunk = account_ids[start : start + 2000]
         rows = BatchRows()
         rows.balances.load(db, cursor, [(i,) for i in chunk])
-        load_deposits(db, cursor, rows.deposits, chunk)
+        rows.deposits.load_in(db, cursor, "account_id", chunk)
         by_account: dict[str, list[dict[str, Any]]] = {}
         for record in rows.deposits.rows.values():
             by_account.setdefault(record["account_id"], []).append(record)

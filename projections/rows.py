@@ -27,14 +27,17 @@ class Rows:
     def load(self, db: Any, cursor: Any, keys: Iterable[tuple[Any, ...]]) -> None:
         wanted = [k for k in set(keys) if k not in self.rows]
         if len(self.key) == 1:
-            for start in range(0, len(wanted), 500):
-                chunk = [k[0] for k in wanted[start : start + 500]]
-                marks = ",".join("?" * len(chunk))
-                self._fetch(db, cursor, f"{self.key[0]} IN ({marks})", chunk)
+            self.load_in(db, cursor, self.key[0], [k[0] for k in wanted])
         else:
             condition = " AND ".join(f"{k} = ?" for k in self.key)
             for key in wanted:
                 self._fetch(db, cursor, condition, list(key))
+
+    def load_in(self, db: Any, cursor: Any, column: str, values: list[Any]) -> None:
+        """The rows whose `column` is one of `values` (IN lists of at most 500)."""
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            self._fetch(db, cursor, f"{column} IN ({','.join('?' * len(chunk))})", chunk)
 
     def load_where(self, db: Any, cursor: Any, condition: str, params: list[Any]) -> list[Row]:
         return self._fetch(db, cursor, condition, params)
@@ -118,7 +121,7 @@ class BatchRows:
         self.balances.load(db, cursor, keys["balances"])
         self.refunds.load(db, cursor, keys["refunds"])
         accounts = [k[0] for k in keys["balances"] if k[0] not in self.deposits_of]
-        load_deposits(db, cursor, self.deposits, accounts)
+        self.deposits.load_in(db, cursor, "account_id", accounts)
         self.deposits_of.update(accounts)
         if not self.stats_loaded:
             self.stats.load_where(db, cursor, "1 = 1", [])
@@ -139,9 +142,3 @@ class BatchRows:
         self.deposits_of.clear()
         self.stats_loaded = False
         self.position = None
-
-
-def load_deposits(db: Any, cursor: Any, deposits: Rows, account_ids: list[str]) -> None:
-    for start in range(0, len(account_ids), 500):
-        chunk = account_ids[start : start + 500]
-        deposits.load_where(db, cursor, f"account_id IN ({','.join('?' * len(chunk))})", chunk)
