@@ -25,11 +25,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from smsledger.consumers.ingest import ingest_lines
 from smsledger.domain.policies import policy_named
 from smsledger.projections.queries import run_query
 
-from .bench_child import peak_rss_mb, reset_peak_rss
+from .bench_child import ingest_into, peak_rss_mb, reset_peak_rss
 from .bench_naive import naive_ingest
 from .bootstrap import bootstrap
 from .render import print_json, print_table
@@ -71,10 +70,9 @@ class BenchRun:
 
 
 def _ingest_file(store: str, jsonl: Path, policy: str) -> Any:
+    """In this process, one process's way; returns the open ledger."""
     ledger = bootstrap(Settings(store=store, policy=policy))
-    with jsonl.open("rb") as stream:
-        ingest_lines(ledger.engine(), stream, source=str(jsonl), batch_size=2000)
-    ledger.catch_up()
+    ingest_into(ledger, str(jsonl))
     return ledger
 
 

@@ -17,7 +17,7 @@ import orjson
 from smsledger.consumers.ingest import ingest_lines
 
 from .alongside import projecting_alongside
-from .bootstrap import bootstrap
+from .bootstrap import Ledger, bootstrap
 from .settings import Settings
 
 
@@ -37,16 +37,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def ingest_into(ledger: Ledger, path: str, *, alongside: bool = False) -> int:
+    """A JSONL file into the ledger, read models caught up; returns the messages read."""
+    read = [0]
+    with (
+        open(path, "rb") as stream,
+        projecting_alongside(ledger.settings.store, ledger.policy.name, enabled=alongside),
+    ):
+        ingest_lines(ledger.engine(), stream, source=path, progress=read.append)
+    ledger.catch_up()
+    return read[-1]  # the last progress report is the number of messages read
+
+
 def ingest(store: str, policy: str, path: str, alongside: bool) -> tuple[int, float]:
     ledger = bootstrap(Settings(store=store, policy=policy))
     started = time.perf_counter()
-    read = [0]
-    with open(path, "rb") as stream, projecting_alongside(store, policy, enabled=alongside):
-        ingest_lines(ledger.engine(), stream, source=path, progress=read.append)
-    ledger.catch_up()
+    messages = ingest_into(ledger, path, alongside=alongside)
     seconds = time.perf_counter() - started
     ledger.close()
-    return read[-1], seconds  # the last progress report is the number of messages read
+    return messages, seconds
 
 
 def rebuild(store: str, policy: str) -> tuple[int, float]:
