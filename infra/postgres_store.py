@@ -35,21 +35,17 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         options = f"-c search_path={datastore.schema}"
         datastore.pool.kwargs = {**(datastore.pool.kwargs or {}), "options": options}
         super().__init__(datastore, events_table_name=events_table_name)
+        target = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
+        ).format(Identifier(datastore.schema), Identifier(self.events_table_name))
+        id_type = Identifier(datastore.originator_id_type)
         self._insert_json_statement = SQL(
-            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
-            " SELECT (e->>0)::{2}, (e->>1)::bigint, e->>2, convert_to(e->>3, 'UTF8')"
+            "{0} SELECT (e->>0)::{1}, (e->>1)::bigint, e->>2, convert_to(e->>3, 'UTF8')"
             " FROM json_array_elements(%s::json) WITH ORDINALITY AS batch(e, n) ORDER BY n"
-        ).format(
-            Identifier(datastore.schema), Identifier(self.events_table_name),
-            Identifier(datastore.originator_id_type),
-        )
+        ).format(target, id_type)
         self._insert_columns_statement = SQL(
-            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%s::{2}[], %s::bigint[], %s::text[], %s::bytea[])"
-        ).format(
-            Identifier(datastore.schema), Identifier(self.events_table_name),
-            Identifier(datastore.originator_id_type),
-        )
+            "{0} SELECT * FROM unnest(%s::{1}[], %s::bigint[], %s::text[], %s::bytea[])"
+        ).format(target, id_type)
         self.sql_create_statements.extend(SQL(s) for s in journal_ddl(POSTGRES_TYPES))  # type: ignore[arg-type]
 
     def _insert_stored_events(
