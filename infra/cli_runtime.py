@@ -58,9 +58,11 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
     p.add_argument("--port", type=int, help="loopback port (default: a free one)")
 
     p = sub.add_parser("bench", parents=[common], help="the benchmark")
-    p.add_argument("--messages", type=int, default=200_000)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--bootstrap", help="also measure through this Kafka broker")
+    p.add_argument("--messages", type=int, default=200_000, metavar="N",
+                   help="size of the simulated workload (default 200000)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object (ingest_msgs_per_s is one process's; see README)")
+    p.add_argument("--bootstrap", help="measure Kafka through this broker (default: a local one)")
     p.add_argument("--no-kafka", action="store_true", help="skip the Kafka measurement")
     p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL measurement")
 
