@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,8 +23,7 @@ class DecodeError(ValueError):
         self.message_id = message_id
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
     id: str
     type: str
     at: datetime
@@ -151,6 +149,8 @@ def parse_time(value: Any) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise DecodeError("bad_timestamp", f"at {value!r} is not RFC 3339") from None
+    if parsed.tzinfo is UTC:
+        return parsed  # "Z" or "+00:00": UTC already
     if parsed.tzinfo is None:
         raise DecodeError("bad_timestamp", f"at {value!r} has no UTC offset")
     return parsed.astimezone(UTC)
@@ -190,11 +190,20 @@ def _decode_object(obj: dict[str, Any], message_id: str | None) -> Message:
 
 def _decode_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     decoded: dict[str, Any] = {}
-    for name, (check, default) in CONTRACT[kind].items():
-        if name not in data or (data[name] is None and default is not REQUIRED):
-            if default is REQUIRED:
-                raise DecodeError("missing_field", f"{kind} needs data.{name}")
-            decoded[name] = default
+    for name, check, default in _FIELDS[kind]:
+        value = data.get(name)
+        if value is not None:
+            decoded[name] = check(name, value)
+        elif name in data and default is REQUIRED:
+            decoded[name] = check(name, value)  # a required field given as null: its check says why
+        elif default is REQUIRED:
+            raise DecodeError("missing_field", f"{kind} needs data.{name}")
         else:
-            decoded[name] = check(name, data[name])
+            decoded[name] = default
     return decoded
+
+
+_FIELDS: dict[str, tuple[tuple[str, Check, Any], ...]] = {
+    kind: tuple((name, check, default) for name, (check, default) in fields.items())
+    for kind, fields in CONTRACT.items()
+}

@@ -7,6 +7,7 @@ library's own `mutate`, so stored events are read back exactly as the library wo
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,12 +16,29 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 _TOPICS: dict[type, str] = {}
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def new_event(event_class: Any, state: dict[str, Any]) -> Any:
+    """The event with exactly these attributes, set without the frozen dataclass's
+    per-field `object.__setattr__`; anything else (a missing or unknown attribute, a
+    default left out) goes through the class's own constructor, which checks and fails."""
+    names = _FIELDS.get(event_class)
+    if names is None:
+        names = _FIELDS[event_class] = frozenset(f.name for f in fields(event_class))
+    if state.keys() != names or not isinstance(state["originator_id"], UUID):
+        return event_class(**state)
+    event = object.__new__(event_class)
+    event.__dict__.update(state)
+    return event
 
 
 class LedgerAggregate(Aggregate):
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         """Construct the next event, apply it, keep it pending (no registry look-ups)."""
-        event = event_class(originator_id=self.id, originator_version=self.version + 1, **kwargs)
+        kwargs["originator_id"] = self.id
+        kwargs["originator_version"] = self.version + 1
+        event = new_event(event_class, kwargs)
         event.apply(self)
         self.version = event.originator_version
         self.modified_on = event.timestamp
@@ -31,8 +49,9 @@ class LedgerAggregate(Aggregate):
         cls, event_class: Any, *, id: UUID, timestamp: datetime, **kwargs: Any  # noqa: A002
     ) -> Any:
         topic = _TOPICS.get(cls) or _TOPICS.setdefault(cls, get_topic(cls))
-        event = event_class(originator_topic=topic, originator_id=id,
-                            originator_version=cls.INITIAL_VERSION, timestamp=timestamp, **kwargs)
+        kwargs.update(originator_topic=topic, originator_id=id,
+                      originator_version=cls.INITIAL_VERSION, timestamp=timestamp)
+        event = new_event(event_class, kwargs)
         aggregate = cls.__new__(cls)
         aggregate.__base_init__(
             originator_id=id, originator_version=cls.INITIAL_VERSION, timestamp=timestamp

@@ -46,6 +46,11 @@ class FastMapper(Mapper):
                 return super().to_stored_event(domain_event)
             topic = self._topics[cls] = get_topic(cls)
         state = dict(domain_event.__dict__)
-        originator_id = state.pop("originator_id")
-        originator_version = state.pop("originator_version")
-        return StoredEvent(originator_id, originator_version, topic, self.transcoder.encode(state))
+        stored = object.__new__(StoredEvent)  # a frozen dataclass: its __init__ costs per field
+        stored.__dict__.update(
+            originator_id=state.pop("originator_id"),
+            originator_version=state.pop("originator_version"),
+            topic=topic,
+            state=self.transcoder.encode(state),
+        )
+        return stored
