@@ -133,6 +133,9 @@ class Engine:
         """Apply records in order; the caller commits with `commit()`."""
         decoded: list[tuple[Inbound, Message | DecodeError]] = []
         for inbound in records:
+            if inbound.decoded is not None:
+                decoded.append((inbound, inbound.decoded))
+                continue
             try:
                 decoded.append((inbound, decode(inbound.raw)))
             except DecodeError as error:

@@ -44,6 +44,9 @@ class Inbound(NamedTuple):
     source: str  # topic name, file name or "-"
     partition: int | None = None
     offset: int | None = None
+    # `raw` decoded already (a `Message` or the `DecodeError` it raised), when the reader
+    # had to decode it anyway (the Kafka merge orders records by event time); else None.
+    decoded: Any = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from kafka.partitioner.default import murmur2
 
 from .engine import Engine
 from .journal import Batch, Inbound, Parked
-from .messages import DecodeError, parse_time
+from .messages import DecodeError, decode, parse_time
 from .schedule import Ownership
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,21 @@ def merge_key(value: bytes, headers: list[tuple[str, bytes]] | None, rank: int) 
         at = EARLIEST  # undecodable: dead-lettered as soon as it is merged
     sequence = next((int(v) for k, v in headers or () if k == SEQUENCE_HEADER), -1)
     return (at, sequence, rank)
+
+
+def buffered(
+    value: bytes, headers: list[tuple[str, bytes]] | None, rank: int, topic: str,
+    partition: int, offset: int,
+) -> _Buffered:
+    """A record with its merge key, decoded once: the engine takes the decoded message."""
+    try:
+        message = decode(value)
+    except DecodeError as error:  # its key as before: `at` if readable, else the earliest
+        return _Buffered(merge_key(value, headers, rank),
+                         Inbound(value, topic, partition, offset, error))
+    sequence = next((int(v) for k, v in headers or () if k == SEQUENCE_HEADER), -1)
+    return _Buffered((message.at, sequence, rank),
+                     Inbound(value, topic, partition, offset, message))
 
 
 @dataclass
@@ -128,8 +143,7 @@ class LedgerConsumer:
                 if tp in self.buffers:
                     rank = self.rank.get(tp.topic, 9)
                     self.buffers[tp].extend(
-                        _Buffered(merge_key(r.value, r.headers, rank),
-                                  Inbound(r.value, tp.topic, tp.partition, r.offset))
+                        buffered(r.value, r.headers, rank, tp.topic, tp.partition, r.offset)
                         for r in records
                     )
                     last_record = time.monotonic()
