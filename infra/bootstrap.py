@@ -11,6 +11,7 @@ from smsledger.projections import runner
 from smsledger.projections.rows import BatchRows
 from smsledger.projections.runner import LedgerClock
 
+from .heap import tune_collector
 from .settings import DEFAULT_POLICY, Settings
 from .stores import OpenStore, StoreError, open_store
 
@@ -54,6 +55,7 @@ def bootstrap(settings: Settings) -> Ledger:
     """Open the store and settle the policy: a store keeps the policy it was run with."""
     if settings.policy is not None:
         policy_named(settings.policy)  # an unknown name fails before anything is opened
+    tune_collector()  # every process that opens a ledger keeps a large, long-lived heap
     opened = open_store(settings.store)
     try:
         stored = opened.store.policy_name()
