@@ -24,7 +24,7 @@ from kafka.partitioner.default import murmur2
 
 from .engine import Engine
 from .journal import Batch, Inbound, Parked
-from .messages import DecodeError, decode, parse_time
+from .messages import DecodeError, Message, decode, parse_time
 from .schedule import Ownership
 
 log = logging.getLogger(__name__)
@@ -58,28 +58,29 @@ class _Buffered:
     inbound: Inbound = field(compare=False)
 
 
-def merge_key(value: bytes, headers: list[tuple[str, bytes]] | None, rank: int) -> tuple:
+def _readable_time(value: bytes) -> datetime:
+    """The `at` of a record that breaks the contract, if it has a readable one; else the
+    earliest time, so that it is dead-lettered as soon as it is merged."""
     try:
-        at = parse_time(orjson.loads(value).get("at"))
+        return parse_time(orjson.loads(value).get("at"))
     except (orjson.JSONDecodeError, DecodeError, AttributeError):
-        at = EARLIEST  # undecodable: dead-lettered as soon as it is merged
-    sequence = next((int(v) for k, v in headers or () if k == SEQUENCE_HEADER), -1)
-    return (at, sequence, rank)
+        return EARLIEST
 
 
 def buffered(
     value: bytes, headers: list[tuple[str, bytes]] | None, rank: int, topic: str,
     partition: int, offset: int,
 ) -> _Buffered:
-    """A record with its merge key, decoded once: the engine takes the decoded message."""
+    """A record with its merge key (event time, producer sequence, topic rank), decoded
+    once: the engine applies the message it carries."""
+    decoded: Message | DecodeError
     try:
-        message = decode(value)
-    except DecodeError as error:  # its key as before: `at` if readable, else the earliest
-        return _Buffered(merge_key(value, headers, rank),
-                         Inbound(value, topic, partition, offset, error))
+        decoded = decode(value)
+        at = decoded.at
+    except DecodeError as error:
+        decoded, at = error, _readable_time(value)
     sequence = next((int(v) for k, v in headers or () if k == SEQUENCE_HEADER), -1)
-    return _Buffered((message.at, sequence, rank),
-                     Inbound(value, topic, partition, offset, message))
+    return _Buffered((at, sequence, rank), Inbound(value, topic, partition, offset, decoded))
 
 
 @dataclass
