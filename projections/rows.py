@@ -87,7 +87,8 @@ class Rows:
 
 
 class BatchRows:
-    """The rows a batch of events touches, and what must be re-derived afterwards.
+    """The rows a batch of events touches, one `Rows` per read-model table (what must be
+    re-derived afterwards is marked in the rows themselves: their `stale` columns).
 
     With `keep=True` the rows stay after a batch is written (bounded per table), so that
     the next batch of the same projector reads only what it has not seen: the fold's
