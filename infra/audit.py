@@ -100,7 +100,7 @@ def compare_balances(
 
 def compare_with_rebuild(ledger: Ledger, report: AuditReport) -> None:
     scratch = SQLiteDatabase(SQLiteDatastore(f"file:audit{id(report)}?mode=memory&cache=shared"))
-    runner.rebuild(scratch, ledger.opened.recorder.select_stored_after, ledger.clock())
+    runner.rebuild(scratch, ledger.opened.recorder, ledger.clock())
     for table, (columns, key) in TABLES.items():
         select = f"SELECT {', '.join(c for c, _ in columns)} FROM {table} ORDER BY {', '.join(key)}"
         live, rebuilt = ledger.opened.database.query(select), scratch.query(select)

@@ -43,7 +43,7 @@ class Ledger:
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         return runner.rebuild(
-            self.opened.database, self.opened.recorder.select_stored_after, self.clock(),
+            self.opened.database, self.opened.recorder, self.clock(),
             progress=progress, rows=self._rows,
         )
 

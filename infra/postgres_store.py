@@ -124,7 +124,36 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         rows = self._select(statement, (list(originator_ids),))
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 
-    def _select(self, statement: Composed, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def last_notification_id(self, cursor: Cursor[Any] | None = None) -> int:
+        """The notification id of the last stored event (0 for none), read on `cursor`
+        (a transaction's, rows as tuples) or on a connection of its own."""
+        statement = SQL("SELECT MAX(notification_id) FROM {0}.{1}").format(
+            Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        return self._select(statement, (), cursor)[0][0] or 0  # type: ignore[no-any-return]
+
+    def select_by_aggregate(
+        self, after: tuple[Any, int] | None, up_to: int, limit: int,
+        cursor: Cursor[Any] | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """(originator id, version, topic, state) in (originator, version) order, of the
+        events up to notification id `up_to`, after the key `after`."""
+        start, params = SQL(""), (up_to, limit)
+        if after is not None:
+            start = SQL("(originator_id, originator_version) > (%s, %s) AND ")
+            params = (*after, up_to, limit)
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0}.{1}"
+            " WHERE {2}notification_id <= %s ORDER BY originator_id, originator_version"
+            " LIMIT %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name), start)
+        return self._select(statement, params, cursor)
+
+    def _select(
+        self, statement: Composed, params: tuple[Any, ...], cursor: Cursor[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        if cursor is not None:
+            cursor.execute(statement, params)
+            return cursor.fetchall()
         with (
             self.datastore.get_connection() as conn,
             conn.cursor(row_factory=tuple_row) as curs,

@@ -117,6 +117,39 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             )
             return c.fetchall()  # type: ignore[no-any-return]
 
+    def last_notification_id(self, cursor: Any | None = None) -> int:
+        """The notification id of the last stored event (0 for none), read on `cursor` or,
+        without one, in a read transaction of its own."""
+        with self._reading(cursor) as c:
+            c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+            return c.fetchone()[0] or 0  # type: ignore[no-any-return]
+
+    def select_by_aggregate(
+        self, after: tuple[Any, int] | None, up_to: int, limit: int, cursor: Any | None = None
+    ) -> list[tuple[Any, ...]]:
+        """(originator hex, version, topic, state) in (originator, version) order, of the
+        events up to notification id `up_to`, after the key `after` (the primary key's
+        own order: a seek in its index per call)."""
+        start, params = "", [up_to]
+        if after is not None:
+            start, params = "(originator_id, originator_version) > (?, ?) AND ", [*after, up_to]
+        with self._reading(cursor) as c:
+            c.execute(
+                f"SELECT originator_id, originator_version, topic, state"
+                f" FROM {self.events_table_name} WHERE {start}rowid <= ?"
+                f" ORDER BY originator_id, originator_version LIMIT ?",
+                (*params, limit),
+            )
+            return c.fetchall()  # type: ignore[no-any-return]
+
+    @contextmanager
+    def _reading(self, cursor: Any | None) -> Iterator[Any]:
+        if cursor is not None:
+            yield cursor
+            return
+        with self.datastore.transaction(commit=False) as c:
+            yield plain_rows(c)
+
     def select_events_of(self, originator_ids: list[UUID]) -> list[StoredEvent]:
         """The events of many aggregates in one query per 500 ids, in version order."""
         found: list[StoredEvent] = []

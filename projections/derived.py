@@ -48,10 +48,7 @@ def refresh_deposits(
             balance = rows.balances.get(account_id)
             if balance is None:
                 continue
-            records = by_account.get(account_id)
-            if records:
-                _refresh_account(rows, balance, records, policy, now)
-            balance["stale"] = 0
+            _refresh_account(rows, balance, by_account.get(account_id, []), policy, now)
             rows.balances.touch(balance)
         rows.flush(db, cursor)
 
@@ -60,6 +57,18 @@ def _refresh_account(
     rows: BatchRows, balance: dict[str, Any], records: list[dict[str, Any]], policy: Policy,
     now: datetime,
 ) -> None:
+    for record in derive_account(balance, records, policy, now):
+        rows.deposits.touch(record)
+
+
+def derive_account(
+    balance: dict[str, Any], records: list[dict[str, Any]], policy: Policy, now: datetime
+) -> list[dict[str, Any]]:
+    """Set the refundability of one account's deposit rows as of `now` and clear the
+    balance row's stale mark; returns the deposit rows that changed."""
+    balance["stale"] = 0
+    if not records:
+        return []
     facts = AccountFacts(
         status=balance["status"],
         available=balance["available"],
@@ -72,6 +81,7 @@ def _refresh_account(
         last_accepted_seq=balance["last_accepted_seq"],
     )
     per_deposit, verdicts = refundable_now(policy, facts, now)
+    changed = []
     for record, verdict in zip(records, verdicts, strict=True):
         refundable = per_deposit.get(record["deposit"], 0)
         blocked = ",".join(verdict.blocked_by)
@@ -79,7 +89,8 @@ def _refresh_account(
             blocked = BALANCE_CAP
         if (record["refundable"], record["blocked_by"]) != (refundable, blocked):
             record.update(refundable=refundable, blocked_by=blocked)
-            rows.deposits.touch(record)
+            changed.append(record)
+    return changed
 
 
 def refresh_provider_stats(db: Any, cursor: Any) -> None:
@@ -119,3 +130,15 @@ def refresh_overdue(db: Any, cursor: Any, now: datetime) -> None:
         " AND COALESCE(payout_due, review_due) < ? THEN 1 ELSE 0 END",
         (iso(now),),
     )
+
+
+def refresh_with(db: Any, cursor: Any, clock: Any) -> None:
+    """Columns that depend on many rows or on the clock, for what changed since last time
+    (`clock`: the event-time `now`, None before any event, and the `policy`)."""
+    refresh_provider_stats(db, cursor)
+    if clock.now is None:
+        return
+    accounts = set(stale_accounts(db, cursor))
+    accounts.update(accounts_crossing_window(db, cursor, clock.policy, clock.now))
+    refresh_deposits(db, cursor, sorted(accounts), clock.policy, clock.now)
+    refresh_overdue(db, cursor, clock.now)

@@ -73,6 +73,16 @@ class Rows:
             db.executemany(cursor, upsert_statement(self.table), params)
         self.dirty.clear()
 
+    def write_out(self, db: Any, cursor: Any, keep: Any = None) -> None:
+        """Write every row, in key order, and forget it, except the rows whose key starts
+        with `keep` (they stay, unwritten)."""
+        out = sorted(k for k in self.rows if k[0] != keep)
+        if out:
+            values, rows = self._values, self.rows
+            db.executemany(cursor, upsert_statement(self.table), [values(rows[k]) for k in out])
+        self.rows = {k: row for k, row in self.rows.items() if k[0] == keep}
+        self.dirty = set(self.rows)
+
     def trim(self) -> bool:
         """Over the bound, keep its newest half (insertion order); True if rows went."""
         if len(self.rows) <= self.keep:

@@ -15,18 +15,12 @@ import orjson
 
 from smsledger.domain.policies import Policy
 
-from .derived import (
-    accounts_crossing_window,
-    refresh_deposits,
-    refresh_overdue,
-    refresh_provider_stats,
-    stale_accounts,
-)
+from .derived import refresh_with
 from .projector import StoredRow, fold, touched_keys
+from .rebuild import AggregateOrderedLog, rebuild_all
 from .rows import BatchRows
-from .tables import TABLES, create_statements, index_names
-
-TRACKING_NAME = "read_models"
+from .tables import create_statements
+from .tracking import TRACKING_NAME, locked_position, track
 
 
 @dataclass(frozen=True)
@@ -118,32 +112,17 @@ def _fold(db: Any, rows: BatchRows, events: list[StoredRow], first_after: int,
         rows.clear()  # kept rows are this projector's view at another position
     try:
         with db.transaction() as cursor:
-            lock = " FOR UPDATE" if db.dialect == "postgres" else ""  # SQLite: BEGIN IMMEDIATE
-            db.execute(
-                cursor, f"SELECT position FROM projection_tracking WHERE name = ?{lock}",
-                (TRACKING_NAME,),
-            )
-            row = cursor.fetchone()
-            if (row[0] if row else 0) != first_after:
+            if locked_position(db, cursor) != first_after:
                 raise PositionMoved
             rows.preload(db, cursor, touched_keys(events))
             for event in events:
                 fold(rows, event)
             rows.flush(db, cursor)
-            _track(db, cursor, last_id)
+            track(db, cursor, last_id)
     except BaseException:
         rows.clear()  # changed in memory, rolled back in the tables
         raise
     rows.position = last_id
-
-
-def _track(db: Any, cursor: Any, last_id: int) -> None:
-    db.execute(
-        cursor,
-        "INSERT INTO projection_tracking VALUES (?, ?) ON CONFLICT (name)"
-        " DO UPDATE SET position = excluded.position",
-        (TRACKING_NAME, last_id),
-    )
 
 
 def refresh_derived(db: Any, clock: LedgerClock) -> None:
@@ -153,37 +132,16 @@ def refresh_derived(db: Any, clock: LedgerClock) -> None:
     once per catch-up rather than once per batch, and a crash in between leaves the marks.
     """
     with db.transaction() as cursor:
-        refresh_provider_stats(db, cursor)
-        if clock.now is None:
-            return
-        accounts = set(stale_accounts(db, cursor))
-        accounts.update(accounts_crossing_window(db, cursor, clock.policy, clock.now))
-        refresh_deposits(db, cursor, sorted(accounts), clock.policy, clock.now)
-        refresh_overdue(db, cursor, clock.now)
+        refresh_with(db, cursor, clock)
 
 
 def rebuild(
-    db: Any, read: Callable[[int, int], list[tuple[Any, ...]]], clock: LedgerClock, *,
-    batch_size: int = 20_000, progress: Callable[[int], None] | None = None,
-    rows: BatchRows | None = None,
+    db: Any, log: AggregateOrderedLog, clock: LedgerClock, *, batch_size: int = 20_000,
+    progress: Callable[[int], None] | None = None, rows: BatchRows | None = None,
 ) -> int:
-    """Empty the read models and fold the whole log again.
-
-    The secondary indexes are dropped first and built once at the end, from sorted
-    rows, instead of being updated row by row (a crash in between leaves them to the
-    next catch-up, which creates whatever is missing).
-    """
+    """Empty the read models and fold the whole log again, in one transaction (see
+    `rebuild.rebuild_all`); `rows` kept by a catch-up are forgotten."""
     create_tables(db)
-    with db.transaction() as cursor:
-        for table in TABLES:
-            db.execute(cursor, f"DELETE FROM {table}")
-        for name in index_names():
-            db.execute(cursor, f"DROP INDEX IF EXISTS {name}")
-        db.execute(
-            cursor, "UPDATE projection_tracking SET position = 0 WHERE name = ?", (TRACKING_NAME,)
-        )
-    folded = _fold_all(db, read, rows or BatchRows(keep=True), batch_size, progress,
-                       orjson.loads)
-    create_tables(db)
-    refresh_derived(db, clock)
-    return folded
+    if rows is not None:
+        rows.clear()
+    return rebuild_all(db, log, clock, batch_size=batch_size, progress=progress)

@@ -372,8 +372,7 @@ class LedgerMachine(RuleBasedStateMachine):
             f"file:stateful-rebuild{next(_scratch_names)}?mode=memory&cache=shared"
         ))
         try:
-            runner.rebuild(scratch, self.ledger.opened.recorder.select_stored_after,
-                           self.ledger.clock())
+            runner.rebuild(scratch, self.ledger.opened.recorder, self.ledger.clock())
             self._assert_same(self._read_models(), self._read_models(scratch), "rebuilt")
         finally:
             scratch.datastore.close()
