@@ -38,7 +38,7 @@ class Ledger:
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         return runner.catch_up(
             self.opened.database, self.opened.recorder.select_stored_after, self.clock(),
-            progress=progress, rows=self._rows,
+            progress=progress, rows=self._rows, log=self.opened.recorder,
         )
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
