@@ -3,8 +3,11 @@ size, it ends where a catch-up ends, and a failure leaves the old read models in
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +125,55 @@ def test_a_failed_rebuild_leaves_the_read_models_and_their_position(scenario: Sc
     assert runner.position(db) == position
     outcome.ledger.rebuild()
     assert every_column(db) == before
+
+
+class SlowLog:
+    """The store's log, announcing its first page and taking its time over each."""
+
+    def __init__(self, log: Any) -> None:
+        self.log, self.datastore = log, log.datastore
+        self.reading = threading.Event()
+
+    def last_notification_id(self, cursor: Any = None) -> int:
+        return self.log.last_notification_id(cursor)  # type: ignore[no-any-return]
+
+    def select_by_aggregate(self, after: Any, up_to: int, limit: int,
+                            cursor: Any = None) -> list[tuple[Any, ...]]:
+        self.reading.set()
+        time.sleep(0.02)
+        return self.log.select_by_aggregate(after, up_to, limit, cursor)  # type: ignore[no-any-return]
+
+
+def test_a_catch_up_beside_a_rebuild_waits_and_folds_only_what_came_after(
+    tmp_path: Path,
+) -> None:
+    """One process rebuilds (slowly) while another ingests more and catches up: the
+    second waits for the rebuild's lock, then folds from the position it committed."""
+    store = f"sqlite:///{tmp_path / 'ledger.db'}"
+    lines = list(simulate_lines(config_for_size(1500, seed=11)))
+    first, second = lines[:700], lines[700:]
+    writer = bootstrap(Settings(store=store, policy="sms-service"))
+    rebuilder = bootstrap(Settings(store=store, policy="sms-service"))
+    try:
+        ingest_lines(writer.engine(), first, source="test")
+        writer.catch_up()
+        slow = SlowLog(rebuilder.opened.recorder)
+        rebuilt: list[int] = []
+        thread = threading.Thread(target=lambda: rebuilt.append(runner.rebuild(
+            rebuilder.opened.database, slow, rebuilder.clock(), batch_size=50)))
+        thread.start()
+        assert slow.reading.wait(10)
+        ingest_lines(writer.engine(), second, source="test")  # waits for the lock
+        folded_after = writer.catch_up()
+        thread.join(30)
+        assert not thread.is_alive()
+        db = writer.opened.database
+        last = writer.opened.recorder.last_notification_id()
+        assert rebuilt[0] + folded_after == last  # each event folded once
+        assert runner.position(db) == last
+        live = every_column(db)
+        writer.rebuild()
+        assert every_column(db) == live
+    finally:
+        writer.close()
+        rebuilder.close()
