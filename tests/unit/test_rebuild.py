@@ -177,3 +177,19 @@ def test_a_catch_up_beside_a_rebuild_waits_and_folds_only_what_came_after(
     finally:
         writer.close()
         rebuilder.close()
+
+
+def test_a_catch_up_of_an_empty_log_folds_nothing_and_rebuilds_nothing() -> None:
+    """A poll on a new store must not empty the tables and rebuild their indexes each time."""
+    ledger = bootstrap(Settings(store=memory_store_url(), policy="sms-service"))
+    try:
+        db = ledger.opened.database
+        watched = SlowLog(ledger.opened.recorder)
+        folded = runner.catch_up(db, ledger.opened.recorder.select_stored_after,
+                                 ledger.clock(), log=watched)
+        assert folded == 0
+        assert not watched.reading.is_set()  # the log was never read aggregate by aggregate
+        assert runner.position(db) == 0
+        assert all(rows == [] for rows in every_column(db).values())
+    finally:
+        ledger.close()
