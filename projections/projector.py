@@ -32,6 +32,12 @@ def z(stamp: str | None) -> str | None:
     return stamp[:-6] + "Z" if stamp.endswith("+00:00") else stamp
 
 
+def originator_hex(originator: Any) -> str:
+    """A stored originator id as the read models key it: SQLite stores the hex already,
+    PostgreSQL returns a UUID."""
+    return originator if isinstance(originator, str) else originator.hex
+
+
 def touched_keys(events: list[StoredRow]) -> dict[str, set[tuple[str]]]:
     """The primary keys of the orders, balances and refunds rows these events change."""
     keys: dict[str, set[tuple[str]]] = {"orders": set(), "balances": set(), "refunds": set()}

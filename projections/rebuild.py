@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from .derived import derive_account, refresh_with
-from .projector import FOLDS
+from .projector import fold, originator_hex
 from .rows import BatchRows
 from .tables import INDEXES, TABLES, index_names
 from .tracking import locked_position, track
@@ -66,11 +66,9 @@ def rebuild_all(
             if not page:
                 break
             for originator, version, topic, state in page:
-                handler = FOLDS.get(topic)
-                if handler is not None:
-                    handler(writer.rows, _hex(originator), version, orjson.loads(state))
+                fold(writer.rows, (originator_hex(originator), version, topic, orjson.loads(state)))
             after = (page[-1][0], page[-1][1])
-            writer.write_completed(unfinished=_hex(after[0]))
+            writer.write_completed(unfinished=originator_hex(after[0]))
             folded += len(page)
             if progress is not None:
                 progress(folded)
@@ -81,10 +79,6 @@ def rebuild_all(
         refresh_with(db, cursor, clock)  # provider statistics; accounts are done already
         track(db, cursor, last)
     return folded
-
-
-def _hex(originator: Any) -> str:
-    return originator if isinstance(originator, str) else originator.hex
 
 
 class _Writer:

@@ -16,7 +16,7 @@ import orjson
 from smsledger.domain.policies import Policy
 
 from .derived import refresh_with
-from .projector import StoredRow, fold, touched_keys
+from .projector import StoredRow, fold, originator_hex, touched_keys
 from .rebuild import AggregateOrderedLog, rebuild_all
 from .rows import BatchRows
 from .tables import create_statements
@@ -91,7 +91,7 @@ def _fold_all(
         if not stored:
             break
         events: list[StoredRow] = [
-            (_hex(r[1]), r[2], r[3], decode(r[4])) for r in stored
+            (originator_hex(r[1]), r[2], r[3], decode(r[4])) for r in stored
         ]
         try:
             _fold(db, rows, events, start, stored[-1][0])
@@ -103,10 +103,6 @@ def _fold_all(
         if progress is not None:
             progress(folded)
     return folded
-
-
-def _hex(originator: Any) -> str:
-    return originator if isinstance(originator, str) else originator.hex
 
 
 def _fold(db: Any, rows: BatchRows, events: list[StoredRow], first_after: int,
