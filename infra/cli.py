@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     p = sub.add_parser("project", parents=[common], help="catch projections up, or rebuild")
-    p.add_argument("--rebuild", action="store_true")
+    p.add_argument("--rebuild", action="store_true",
+                   help="empty the read models and fold the whole log again, in one transaction")
 
     p = sub.add_parser("query", parents=[common], help="read a projection")
     p.add_argument("view", choices=sorted(QUERIES))
