@@ -93,6 +93,22 @@ def derive_account(
     return changed
 
 
+def sum_provider_stats(db: Any, cursor: Any) -> None:
+    """The provider statistics' counts and sums from the orders table, in one statement, for
+    read models whose folds did not count them: a group per provider, service and country
+    with an issued order (only an issued order has a provider); the orders issued; those
+    with a first SMS after issue (the ones with a time to SMS); refunded ones; and revenue,
+    what was charged (nothing until an order closes). Rates and medians are left stale."""
+    db.execute(
+        cursor,
+        "INSERT INTO provider_stats (provider, service, country, orders, with_sms, sms_rate,"
+        " median_seconds_to_sms, refunded, refund_rate, revenue, stale)"
+        " SELECT provider, service, country, COUNT(*), COUNT(seconds_to_sms), 0.0, NULL,"
+        " SUM(CASE WHEN state = 'refunded' THEN 1 ELSE 0 END), 0.0, SUM(charged), 1"
+        " FROM orders WHERE provider IS NOT NULL GROUP BY provider, service, country",
+    )
+
+
 def refresh_provider_stats(db: Any, cursor: Any) -> None:
     """Rates and the median time to SMS of every group changed since the last refresh;
     the median reads the group's orders in order through the index that ends in

@@ -8,10 +8,11 @@ renamed event class cannot silently fall out of the projection.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from eventsourcing.utils import get_topic
 
 from smsledger.domain.account import Account
@@ -46,6 +47,17 @@ def touched_keys(events: list[StoredRow]) -> dict[str, set[tuple[str]]]:
         if table is not None:
             keys[table].add((originator,))
     return keys
+
+
+def fold_page(rows: BatchRows, page: Iterable[tuple[Any, int, str, bytes]]) -> None:
+    """Fold stored events as a log returns them: (originator id, version, topic, state as
+    JSON), each decoded once."""
+    folds, loads = FOLDS, orjson.loads
+    for originator, version, topic, state in page:
+        handler = folds.get(topic)
+        if handler is not None:
+            handler(rows, originator if originator.__class__ is str else originator.hex,
+                    version, loads(state))
 
 
 def fold(rows: BatchRows, event: StoredRow) -> None:
@@ -95,7 +107,8 @@ def _issued(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
     row = _order(rows, key)
     row.update(state="waiting_sms", provider=e["provider"], issued_price=e["price"],
                issued_at=z(e["timestamp"]), deadline=z(e["deadline"]))
-    _group(rows, row)["orders"] += 1
+    if rows.count_stats:
+        _group(rows, row)["orders"] += 1
 
 
 def _sms_received(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
@@ -108,7 +121,8 @@ def _sms_received(rows: BatchRows, key: str, version: int, e: dict[str, Any]) ->
             issued = datetime.fromisoformat(row["issued_at"].replace("Z", "+00:00"))
             received = datetime.fromisoformat(e["timestamp"])
             row["seconds_to_sms"] = (received - issued).total_seconds()
-            _group(rows, row)["with_sms"] += 1
+            if rows.count_stats:
+                _group(rows, row)["with_sms"] += 1
 
 
 def _another_sms(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
@@ -121,7 +135,7 @@ def _closed(state: str) -> Fold:
         reason = "no_sms" if state == "timed_out" else e.get("reason") or e.get("complaint")
         row.update(state=state, released=e["released"], charged=e.get("charged", 0),
                    reason=reason, closed_at=z(e["timestamp"]), deadline=None)
-        if row["provider"] is not None:
+        if row["provider"] is not None and rows.count_stats:
             stats = _group(rows, row)
             stats["revenue"] += row["charged"]
             if state == "refunded":

@@ -1,11 +1,12 @@
 """Rebuilding the read models from the whole log: aggregate by aggregate, in one transaction.
 
 Every row of the read models belongs to one aggregate (an order, an account with its
-deposits, a refund request); only the provider statistics sum over many orders, and sums
-do not depend on order. So the rebuild reads the log in (aggregate, version) order, folds
-each aggregate's events completely with the same folds as a catch-up, derives the
-account's refundability while its rows are still in memory, and writes every row once,
-into emptied tables, without reading any of them back. An aggregate whose events straddle
+deposits, a refund request); only the provider statistics sum over many orders, and the
+rebuild sums them from the finished orders table in one statement at the end. So it reads
+the log in (aggregate, version) order, folds each aggregate's events completely with the
+same folds as a catch-up, derives the account's refundability while its rows are still
+in memory, and writes every row once, into emptied tables, without reading any of them
+back. An aggregate whose events straddle
 two pages of the log stays in memory until its last event has been folded.
 
 It all happens in one transaction: readers see the old read models until the new ones
@@ -19,10 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import orjson
-
-from .derived import derive_account, refresh_with
-from .projector import fold, originator_hex
+from .derived import derive_account, refresh_with, sum_provider_stats
+from .projector import fold_page, originator_hex
 from .rows import BatchRows
 from .tables import INDEXES, TABLES, index_names
 from .tracking import locked_position, track
@@ -65,18 +64,17 @@ def rebuild_all(
             page = log.select_by_aggregate(after, last, batch_size, own)
             if not page:
                 break
-            for originator, version, topic, state in page:
-                fold(writer.rows, (originator_hex(originator), version, topic, orjson.loads(state)))
+            fold_page(writer.rows, page)
             after = (page[-1][0], page[-1][1])
             writer.write_completed(unfinished=originator_hex(after[0]))
             folded += len(page)
             if progress is not None:
                 progress(folded)
         writer.write_completed(unfinished=None)
-        writer.rows.stats.flush(db, cursor)
+        sum_provider_stats(db, cursor)  # one scan of the orders, before their indexes exist
         for statement in INDEXES:
             db.execute(cursor, statement)
-        refresh_with(db, cursor, clock)  # provider statistics; accounts are done already
+        refresh_with(db, cursor, clock)  # their rates and medians; accounts are done already
         track(db, cursor, last)
     return folded
 
@@ -86,11 +84,11 @@ class _Writer:
 
     def __init__(self, db: Any, cursor: Any, clock: Any) -> None:
         self.db, self.cursor, self.clock = db, cursor, clock
-        self.rows = BatchRows()
+        self.rows = BatchRows(count_stats=False)
 
     def write_completed(self, unfinished: str | None) -> None:
         """Write the rows of every aggregate except `unfinished`, whose next events may
-        be on the next page; the provider statistics stay until the end."""
+        be on the next page."""
         rows = self.rows
         if self.clock.now is not None:
             self._derive(unfinished)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -21,6 +21,7 @@ class Rows:
         self.columns = columns_of(table)
         self._values = itemgetter(*self.columns)
         self.key = TABLES[table][1]
+        self._key_of = _key_getter(self.key)
         self.rows: dict[tuple[Any, ...], Row] = {}
         self.dirty: set[tuple[Any, ...]] = set()
 
@@ -57,7 +58,7 @@ class Rows:
         return self.rows.get(key)
 
     def put(self, row: Row) -> Row:
-        key = tuple(row[k] for k in self.key)
+        key = self._key_of(row)
         row["_key"] = key  # not a column: lets `touch` skip rebuilding the key
         self.rows[key] = row
         self.dirty.add(key)
@@ -76,12 +77,16 @@ class Rows:
     def write_out(self, db: Any, cursor: Any, keep: Any = None) -> None:
         """Write every row, in key order, and forget it, except the rows whose key starts
         with `keep` (they stay, unwritten)."""
-        out = sorted(k for k in self.rows if k[0] != keep)
-        if out:
-            values, rows = self._values, self.rows
-            db.executemany(cursor, upsert_statement(self.table), [values(rows[k]) for k in out])
-        self.rows = {k: row for k, row in self.rows.items() if k[0] == keep}
-        self.dirty = set(self.rows)
+        rows = self.rows
+        kept = {k: row for k, row in rows.items() if k[0] == keep}
+        for key in kept:
+            del rows[key]
+        if rows:
+            values = self._values
+            db.executemany(cursor, upsert_statement(self.table),
+                           [values(rows[k]) for k in sorted(rows)])
+        self.rows = kept
+        self.dirty = set(kept)
 
     def trim(self) -> bool:
         """Over the bound, keep its newest half (insertion order); True if rows went."""
@@ -94,6 +99,14 @@ class Rows:
     def clear(self) -> None:
         self.rows.clear()
         self.dirty.clear()
+
+
+def _key_getter(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
+    """A row's key: the values of `columns`, as a tuple even for a single column."""
+    if len(columns) == 1:
+        column = columns[0]
+        return lambda row: (row[column],)
+    return itemgetter(*columns)
 
 
 class BatchRows:
@@ -111,8 +124,11 @@ class BatchRows:
     KEEP = {"orders": 20_000, "balances": 20_000, "deposits": 20_000, "refunds": 5_000,
             "provider_stats": 100_000}
 
-    def __init__(self, *, keep: bool = False) -> None:
+    def __init__(self, *, keep: bool = False, count_stats: bool = True) -> None:
         bound = self.KEEP if keep else dict.fromkeys(self.KEEP, 0)
+        # False: the folds leave the provider statistics alone (a rebuild sums them from
+        # the finished orders table in one statement instead).
+        self.count_stats = count_stats
         self.orders = Rows("orders", bound["orders"])
         self.balances = Rows("balances", bound["balances"])
         self.deposits = Rows("deposits", bound["deposits"])
