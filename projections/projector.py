@@ -21,16 +21,14 @@ from smsledger.domain.refund import RefundRequest
 
 from .rows import BatchRows, Row
 
-MONEY = ("deposited", "available", "held", "spent", "refund_pending", "refunded_out", "forfeited")
 StoredRow = tuple[str, int, str, dict[str, Any]]  # originator hex, version, topic, state
 Fold = Callable[["BatchRows", str, int, dict[str, Any]], None]
 
 
 def z(stamp: str | None) -> str | None:
-    """orjson's UTC timestamps ("...+00:00") in the read models' form ("...Z")."""
-    if stamp is None:
-        return None
-    return stamp[:-6] + "Z" if stamp.endswith("+00:00") else stamp
+    """orjson's UTC timestamps ("...+00:00") in the read models' form ("...Z"); in an
+    RFC 3339 timestamp "+00:00" can only be its offset, so one replace does it."""
+    return None if stamp is None else stamp.replace("+00:00", "Z")
 
 
 def originator_hex(originator: Any) -> str:
@@ -70,16 +68,17 @@ def fold(rows: BatchRows, event: StoredRow) -> None:
 # Orders.
 
 def _order_created(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+    at = z(e["timestamp"])
     row = rows.orders.put({
         "id": key, "order_ref": e["order"], "account": e["account"], "service": e["service"],
         "country": e["country"], "provider": None, "price": e["price"], "issued_price": None,
-        "charged": 0, "released": 0, "requested_at": z(e["timestamp"]), "issued_at": None,
+        "charged": 0, "released": 0, "requested_at": at, "issued_at": None,
         "first_sms_at": None, "seconds_to_sms": None, "sms_count": 0, "closed_at": None,
         "state": "requested", "reason": None, "deadline": z(e.get("deadline")),
         "policy": e.get("policy"),
     })
     if "reason" in e:
-        row.update(state="rejected", reason=e["reason"], closed_at=z(e["timestamp"]))
+        row.update(state="rejected", reason=e["reason"], closed_at=at)
 
 
 def _order(rows: BatchRows, key: str) -> Row:
@@ -105,8 +104,11 @@ def _group(rows: BatchRows, row: Row) -> Row:
 
 def _issued(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
     row = _order(rows, key)
-    row.update(state="waiting_sms", provider=e["provider"], issued_price=e["price"],
-               issued_at=z(e["timestamp"]), deadline=z(e["deadline"]))
+    row["state"] = "waiting_sms"
+    row["provider"] = e["provider"]
+    row["issued_price"] = e["price"]
+    row["issued_at"] = z(e["timestamp"])
+    row["deadline"] = z(e["deadline"])
     if rows.count_stats:
         _group(rows, row)["orders"] += 1
 
@@ -118,7 +120,7 @@ def _sms_received(rows: BatchRows, key: str, version: int, e: dict[str, Any]) ->
     if row["first_sms_at"] is None:
         row["first_sms_at"] = z(e["timestamp"])
         if row["issued_at"] is not None:
-            issued = datetime.fromisoformat(row["issued_at"].replace("Z", "+00:00"))
+            issued = datetime.fromisoformat(row["issued_at"])  # reads the "Z" form too
             received = datetime.fromisoformat(e["timestamp"])
             row["seconds_to_sms"] = (received - issued).total_seconds()
             if rows.count_stats:
@@ -132,9 +134,13 @@ def _another_sms(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> 
 def _closed(state: str) -> Fold:
     def fold_closed(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
         row = _order(rows, key)
-        reason = "no_sms" if state == "timed_out" else e.get("reason") or e.get("complaint")
-        row.update(state=state, released=e["released"], charged=e.get("charged", 0),
-                   reason=reason, closed_at=z(e["timestamp"]), deadline=None)
+        row["state"] = state
+        row["released"] = e["released"]
+        row["charged"] = e.get("charged", 0)
+        row["reason"] = (
+            "no_sms" if state == "timed_out" else e.get("reason") or e.get("complaint"))
+        row["closed_at"] = z(e["timestamp"])
+        row["deadline"] = None
         if row["provider"] is not None and rows.count_stats:
             stats = _group(rows, row)
             stats["revenue"] += row["charged"]
@@ -149,7 +155,9 @@ def _closed(state: str) -> Fold:
 def _opened(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
     rows.balances.put({
         "id": key, "account": e["account"], "currency": e["currency"],
-        "eu_consumer": int(e["eu_consumer"]), "status": "open", **dict.fromkeys(MONEY, 0),
+        "eu_consumer": int(e["eu_consumer"]), "status": "open", "deposited": 0,
+        "available": 0, "held": 0, "spent": 0, "refund_pending": 0, "refunded_out": 0,
+        "forfeited": 0,
         "completed_purchase_seq": 0, "last_accepted_seq": 0, "waiver_at": None,
         "waiver_trigger": None, "stale": 1,
     })
