@@ -1,5 +1,6 @@
-"""The settings every connection to a SQLite file store opens with: write-ahead log,
-every commit synced, a larger page cache and a larger checkpoint interval."""
+"""The SQLite file store's database access: the settings every connection opens with
+(write-ahead log, every commit synced, a larger page cache and checkpoint interval) and
+the duplicate check's look-up of many ids in one statement."""
 
 from __future__ import annotations
 
@@ -40,3 +41,22 @@ def test_every_connection_syncs_each_commit_and_checkpoints_less_often(tmp_path:
         assert synchronous == FULL  # the larger interval costs no durability
         assert cache == -CACHE_KIB
         assert checkpoint == WAL_AUTOCHECKPOINT_PAGES > 1000  # SQLite's default is 1,000
+
+
+def test_present_finds_exactly_the_stored_ids_among_thousands(tmp_path: Path) -> None:
+    ledger = bootstrap(Settings(store=f"sqlite:///{tmp_path / 'ledger.db'}"))
+    db = ledger.opened.database
+    stored = [f"m-{i:05d}" for i in range(0, 6000, 3)] + ['quo"te', "ünï-ко́д", "a,b"]
+    try:
+        with db.transaction() as cursor:
+            db.executemany(
+                cursor,
+                "INSERT INTO processed_messages (message_id, type, outcome) VALUES (?, ?, ?)",
+                [(m, "payment.succeeded", "applied") for m in stored],
+            )
+        asked = [f"m-{i:05d}" for i in range(6000)] + ['quo"te', "ünï-ко́д", "a,b", "a", ""]
+        assert db.present("processed_messages", "message_id", asked) == set(stored)
+        assert db.present("processed_messages", "message_id", []) == set()
+        assert db.present("parked_messages", "message_id", asked) == set()
+    finally:
+        ledger.close()
