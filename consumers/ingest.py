@@ -13,7 +13,7 @@ def ingest_lines(
     lines: Iterable[bytes],
     *,
     source: str,
-    batch_size: int = 4000,
+    batch_size: int = 8000,
     progress: Callable[[int], None] | None = None,
 ) -> Counts:
     """Apply every line; one transaction per batch. Blank lines carry nothing and are skipped.

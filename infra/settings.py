@@ -76,7 +76,7 @@ class Settings:
     store: str = DEFAULT_STORE
     policy: str | None = None  # None: the store's own policy, else DEFAULT_POLICY
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
-    batch_size: int = 4000
+    batch_size: int = 8000
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
