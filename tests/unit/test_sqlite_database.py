@@ -1,14 +1,20 @@
 """The SQLite file store's database access: the settings every connection opens with
 (write-ahead log, every commit synced, a larger page cache and checkpoint interval) and
-the duplicate check's look-up of many ids in one statement."""
+the duplicate check's look-up of many ids in one statement, and NULL and BLOB parameters
+bound without the sqlite3 module's adapter search."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.settings import Settings
-from smsledger.infra.sqlite_store import CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES
+from smsledger.infra.sqlite_store import (
+    CACHE_KIB,
+    WAL_AUTOCHECKPOINT_PAGES,
+    bind_nulls_and_blobs_directly,
+)
 
 FULL = 2  # PRAGMA synchronous: the WAL is synced on every commit
 
@@ -60,3 +66,22 @@ def test_present_finds_exactly_the_stored_ids_among_thousands(tmp_path: Path) ->
         assert db.present("parked_messages", "message_id", asked) == set()
     finally:
         ledger.close()
+
+
+def test_nulls_and_blobs_bind_as_themselves_and_other_values_as_before(tmp_path: Path) -> None:
+    class Tagged(bytes):
+        """A bytes subclass: not matched by the adapter, bound the module's usual way."""
+
+    bind_nulls_and_blobs_directly()
+    assert (type(None), sqlite3.PrepareProtocol) in sqlite3.adapters
+    assert (bytes, sqlite3.PrepareProtocol) in sqlite3.adapters
+    connection = sqlite3.connect(tmp_path / "values.db")
+    blob = b"\x00\xffstate"
+    connection.execute("CREATE TABLE t (v)")
+    values = [None, blob, Tagged(b"tag"), "text", 7, 1.5, bytearray(b"ba"), memoryview(b"mv")]
+    connection.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+    assert connection.execute("SELECT typeof(v), v FROM t ORDER BY rowid").fetchall() == [
+        ("null", None), ("blob", blob), ("blob", b"tag"), ("text", "text"),
+        ("integer", 7), ("real", 1.5), ("blob", b"ba"), ("blob", b"mv"),
+    ]
+    connection.close()
