@@ -84,6 +84,9 @@ class Engine:
         self.counts = Counts()
         self.watermark: datetime | None = store.watermark()
         owns = ownership or Ownership()
+        # A single writer tracks the deadline of every aggregate; a member of a consumer
+        # group only those of its own accounts.
+        self._tracks_every_deadline = type(owns) is Ownership
         self._deadlines = Deadlines()
         for aggregate_id, kind, due, account in store.deadlines():
             if owns.account(account):
@@ -153,22 +156,24 @@ class Engine:
                 self._dead_letter(inbound, message.reason, message.detail, message_id)
             else:
                 self._seen_in_batch.add(message.id)
-                self.advance(message.at)
-                self._apply(inbound, message)
+                moved = self.advance(message.at)
+                self._apply(inbound, message, settled=moved and self._tracks_every_deadline)
             self._record_offset(inbound)
 
     def _record_offset(self, inbound: Inbound) -> None:
         if inbound.partition is not None and inbound.offset is not None:
             self._batch.offsets[(inbound.source, inbound.partition)] = inbound.offset + 1
 
-    def advance(self, watermark: datetime) -> None:
-        """Move the watermark forward and settle every deadline it has passed."""
+    def advance(self, watermark: datetime) -> bool:
+        """Move the watermark forward and settle every tracked deadline it has passed;
+        True if it moved."""
         if self.watermark is not None and watermark <= self.watermark:
-            return
+            return False
         self.watermark = watermark
         self._batch.watermark = watermark
         self._expire_before(watermark)
         self._expire_parked(watermark)
+        return True
 
     def _expire_before(self, limit: datetime) -> None:
         while (due := self._deadlines.pop_before(limit)) is not None:
@@ -216,8 +221,11 @@ class Engine:
             if refund is not None and refund.deadline is not None and refund.deadline < at:
                 self._expire("request", refund.id)
 
-    def _apply(self, inbound: Inbound, message: Message) -> None:
-        self._settle_overtaken(message)
+    def _apply(self, inbound: Inbound, message: Message, *, settled: bool = False) -> None:
+        """`settled`: every deadline before the message's time is settled already (it moved
+        the watermark of an engine that tracks them all), so none can be overtaken."""
+        if not settled:
+            self._settle_overtaken(message)
         try:
             outcome = HANDLERS[message.type](self, message)
         except Refused as refusal:
