@@ -54,8 +54,7 @@ def fold_page(rows: BatchRows, page: Iterable[tuple[Any, int, str, bytes]]) -> N
     for originator, version, topic, state in page:
         handler = folds.get(topic)
         if handler is not None:
-            handler(rows, originator if originator.__class__ is str else originator.hex,
-                    version, loads(state))
+            handler(rows, originator_hex(originator), version, loads(state))
 
 
 def fold(rows: BatchRows, event: StoredRow) -> None:

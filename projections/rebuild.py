@@ -6,8 +6,8 @@ rebuild sums them from the finished orders table in one statement at the end. So
 the log in (aggregate, version) order, folds each aggregate's events completely with the
 same folds as a catch-up, derives the account's refundability while its rows are still
 in memory, and writes every row once, into emptied tables, without reading any of them
-back. An aggregate whose events straddle
-two pages of the log stays in memory until its last event has been folded.
+back. An aggregate whose events straddle two pages of the log stays in memory until its
+last event has been folded.
 
 It all happens in one transaction: readers see the old read models until the new ones
 are complete, a failure leaves the old ones and their position as they were, and a
