@@ -24,6 +24,9 @@ class SQLiteDatabase:
         """A write transaction that takes the write lock first (BEGIN IMMEDIATE)."""
         return write_transaction(self.datastore)
 
+    def lock_for_ddl(self, cursor: Any) -> None:
+        """Nothing to take: the transaction holds the database's write lock already."""
+
     def execute(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
         cursor.execute(sql, tuple(params))
 

@@ -23,6 +23,16 @@ from smsledger.consumers.journal import Batch
 
 from .journal_sql import POSTGRES_TYPES, journal_ddl, write_journal
 
+# Table creation takes this advisory lock (per database): CREATE ... IF NOT EXISTS does not
+# wait for a concurrent creator, so two processes opening a new store at once could fail in
+# the catalog ("tuple concurrently updated", or a unique violation).
+DDL_LOCK = 0x736D736C65646772
+
+
+def lock_for_ddl(cursor: Cursor[Any]) -> None:
+    """Until the end of the cursor's transaction, no other process creates tables."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     """Creates its schema and the journal tables; writes the journal beside the events."""
@@ -79,8 +89,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         return None
 
     def create_table(self) -> None:
-        self._create_schema()
-        super().create_table()
+        with self.datastore.transaction(commit=True) as curs:  # holds the lock meanwhile
+            lock_for_ddl(curs)
+            self._create_schema()
+            super().create_table()
 
     def _create_schema(self) -> None:
         # Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the
@@ -215,6 +227,9 @@ class PostgresDatabase:
             conn.cursor(row_factory=tuple_row) as cursor,
         ):
             yield cursor
+
+    def lock_for_ddl(self, cursor: Cursor[Any]) -> None:
+        lock_for_ddl(cursor)
 
     def execute(self, cursor: Cursor[Any], sql: str, params: Sequence[Any] = ()) -> None:
         cursor.execute(to_pyformat(sql), tuple(params))

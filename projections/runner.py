@@ -33,6 +33,7 @@ class LedgerClock:
 
 def create_tables(db: Any) -> None:
     with db.transaction() as cursor:
+        db.lock_for_ddl(cursor)  # a second process creating them at once waits
         for statement in create_statements():
             db.execute(cursor, statement)
         db.execute(

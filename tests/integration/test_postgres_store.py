@@ -174,3 +174,21 @@ def test_unreachable_store_raises_a_one_line_store_error(url: str, named: str) -
     assert named in message
     assert "\n" not in message
     assert message.startswith("cannot connect to PostgreSQL")
+
+
+def test_processes_opening_a_new_store_at_once_all_open_it(pg_url: str) -> None:
+    """Creating the schema and tables is serialised: no creator fails in the catalog."""
+    import subprocess
+    import sys
+
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "smsledger.infra.cli", "query", "balances", "--json",
+             "--store", pg_url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for _ in range(6)
+    ]
+    outcomes = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in processes]
+    assert [code for code, _, _ in outcomes] == [0] * 6, [err for _, _, err in outcomes]
+    assert {out.strip() for _, out, _ in outcomes} == {b"[]"}
