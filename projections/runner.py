@@ -19,7 +19,7 @@ from .derived import refresh_with
 from .projector import StoredRow, fold, originator_hex, touched_keys
 from .rebuild import AggregateOrderedLog, rebuild_all
 from .rows import BatchRows
-from .tables import create_statements
+from .tables import create_statements, relation_names
 from .tracking import TRACKING_NAME, locked_position, track
 
 
@@ -32,6 +32,11 @@ class LedgerClock:
 
 
 def create_tables(db: Any) -> None:
+    """Create the read models' tables and indexes, unless all are there. Every process that
+    opens a store comes here: with all of them there it takes no lock, so opening a store
+    never waits for, or deadlocks with, a catch-up or rebuild holding the tables."""
+    if not db.missing_relations(relation_names()):
+        return
     with db.transaction() as cursor:
         db.lock_for_ddl(cursor)  # a second process creating them at once waits
         for statement in create_statements():

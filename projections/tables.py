@@ -72,6 +72,11 @@ INDEXES = (
 )
 
 
+def relation_names() -> list[str]:
+    """Every table and index `create_statements` makes."""
+    return ["projection_tracking", *TABLES, *index_names()]
+
+
 def index_names() -> list[str]:
     return [statement.split(" IF NOT EXISTS ")[1].split()[0] for statement in INDEXES]
 

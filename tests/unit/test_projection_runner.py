@@ -54,3 +54,39 @@ def test_rows_kept_between_catch_ups_are_dropped_once_another_projector_folded(
     outcome.ledger.rebuild()
     assert run_query(outcome.ledger.opened.database, "balances") == folded
     other.close()
+
+
+def test_opening_a_store_whose_read_models_exist_takes_no_write_lock(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    path = tmp_path / "held.db"
+    ledger = bootstrap(Settings(store=f"sqlite:///{path}"))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer, mid-transaction
+    try:
+        done = threading.Event()
+        worker = threading.Thread(
+            target=lambda: (runner.create_tables(ledger.opened.database), done.set()))
+        worker.start()
+        worker.join(timeout=5)
+        assert done.is_set(), "create_tables waited for the write lock"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        worker.join()
+        ledger.close()
+
+
+def test_read_models_missing_from_a_store_are_created(tmp_path: Path) -> None:
+    path = tmp_path / "partial.db"
+    ledger = bootstrap(Settings(store=f"sqlite:///{path}"))
+    db = ledger.opened.database
+    with db.transaction() as cursor:
+        db.execute(cursor, "DROP INDEX orders_by_account")
+        db.execute(cursor, "DROP TABLE refunds")
+    assert db.missing_relations(["orders_by_account", "refunds", "orders"]) == {
+        "orders_by_account", "refunds"}
+    runner.create_tables(db)
+    assert db.missing_relations(["orders_by_account", "refunds", "orders"]) == set()
+    ledger.close()
