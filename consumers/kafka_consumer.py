@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 SEQUENCE_HEADER = "smsledger-seq"
+# How long a poll may wait for records when the buffers gave nothing to apply.
+POLL_WAIT_MS = 200
+# Polls are skipped while the buffers are full for at most this long, well inside any
+# max_poll_interval (the group evicts a member that has not polled for that long).
+POLL_AT_LEAST_S = 1.0
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -89,6 +94,8 @@ class ConsumeReport:
     records: int = 0
     dead_letters_published: int = 0
     rebalances: int = 0
+    polls_skipped: int = 0  # enough was buffered: the backlog waited in Kafka
+    peak_buffered: int = 0  # the most records held in the merge buffers at once
     first_assigned: float | None = None  # monotonic clock: the span of actual work
     last_applied: float | None = None
 
@@ -110,6 +117,7 @@ class LedgerConsumer:
         topics: tuple[str, ...],
         publish_dead_letters: Callable[[Batch], int],
         batch_size: int = 2000,
+        buffer_limit: int | None = None,
         stop_when_idle: float | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -121,6 +129,8 @@ class LedgerConsumer:
         self.rank = {topic: i for i, topic in enumerate((topics[2], topics[1], topics[0]))}
         self.publish_dead_letters = publish_dead_letters
         self.batch_size = batch_size
+        # Records held in the merge buffers (all partitions) at which polling pauses.
+        self.buffer_limit = buffer_limit or 4 * batch_size
         self.stop_when_idle = stop_when_idle
         self.wall_clock = wall_clock
         self.report = ConsumeReport()
@@ -128,6 +138,8 @@ class LedgerConsumer:
         self.engine: Engine | None = None
         self.buffers: dict[TopicPartition, deque[_Buffered]] = {}
         self._ticked = 0.0
+        self._last_record = 0.0
+        self._polled_at = 0.0
         self._assigned_at = 0.0
         self._anchor: tuple[datetime, float] | None = None
 
@@ -137,18 +149,12 @@ class LedgerConsumer:
 
     def run(self) -> ConsumeReport:
         self.consumer.subscribe(topics=list(self.topics), listener=_Listener(self))
-        last_record = time.monotonic()
+        self._last_record = time.monotonic()
+        applied = False
         while not self.stopping:
-            fetched = self.consumer.poll(timeout_ms=200, max_records=self.batch_size)
-            for tp, records in fetched.items():
-                if tp in self.buffers:
-                    rank = self.rank.get(tp.topic, 9)
-                    self.buffers[tp].extend(
-                        buffered(r.value, r.headers, rank, tp.topic, tp.partition, r.offset)
-                        for r in records
-                    )
-                    last_record = time.monotonic()
+            self._fetch(applied)
             if self.engine is None:
+                applied = False
                 continue
             try:
                 applied = self._apply_merged()
@@ -162,10 +168,39 @@ class LedgerConsumer:
                 # written. Re-read our partitions' state and offsets, and go on from there.
                 log.warning("batch conflicted with another writer, re-reading: %s", conflict)
                 self.assigned(list(self.buffers))
-            if self._idle_for(last_record):
+                applied = False
+            if self._idle_for(self._last_record):
                 break
         self.consumer.close()
         return self.report
+
+    def _fetch(self, applied: bool) -> None:
+        """Poll for records into the merge buffers. After a batch was applied the poll
+        does not wait: the buffers may hold the next batch already, and a waiting poll
+        would idle the engine for its whole wait once the fetcher is ahead. With
+        `buffer_limit` records held it skips polls (for at most `POLL_AT_LEAST_S`), so a
+        backlog waits in Kafka rather than in memory. (Pausing the full partitions instead
+        can starve a resumed one in kafka-python 3.0.12: the records it had parked for the
+        partition are restored only while no other partition's records are in line.)"""
+        held = sum(len(buffer) for buffer in self.buffers.values())
+        now = time.monotonic()
+        if applied and held >= self.buffer_limit and now - self._polled_at < POLL_AT_LEAST_S:
+            self.report.polls_skipped += 1
+            return
+        self._polled_at = now
+        fetched = self.consumer.poll(
+            timeout_ms=0 if applied else POLL_WAIT_MS, max_records=self.batch_size)
+        for tp, records in fetched.items():
+            if tp in self.buffers:
+                rank = self.rank.get(tp.topic, 9)
+                self.buffers[tp].extend(
+                    buffered(r.value, r.headers, rank, tp.topic, tp.partition, r.offset)
+                    for r in records
+                )
+                held += len(records)
+                self._last_record = time.monotonic()
+        if held > self.report.peak_buffered:
+            self.report.peak_buffered = held
 
     def _follow_the_clock(self) -> None:
         """Everything is read: event time moves on with the wall clock, from where the

@@ -136,7 +136,7 @@ def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun
     if not args.no_kafka:
         from .bench_kafka import kafka_phase
 
-        kafka_phase(result, jsonl, workdir, policy, args.bootstrap)
+        kafka_phase(result, jsonl, workdir, policy, args.bootstrap, settings.kafka)
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ from .settings import KafkaSettings, Settings, Topics
 
 
 def kafka_phase(
-    result: Any, jsonl: Path, workdir: Path, policy: str, bootstrap_address: str | None
+    result: Any, jsonl: Path, workdir: Path, policy: str, bootstrap_address: str | None,
+    configured: KafkaSettings | None = None,
 ) -> None:
+    """Produce the workload to fresh topics and consume it, with the batch and buffer
+    sizes of `configured` (the settings the bench was started with)."""
     from .bench import Phase
     from .bench_child import peak_rss_mb, reset_peak_rss
 
@@ -21,17 +25,17 @@ def kafka_phase(
             from .broker import LocalBroker
 
             with LocalBroker() as broker:
-                _measure(result, jsonl, workdir, policy, broker.address, Phase,
+                _measure(result, jsonl, workdir, policy, broker.address, configured, Phase,
                          reset_peak_rss, peak_rss_mb)
         else:
-            _measure(result, jsonl, workdir, policy, bootstrap_address, Phase,
+            _measure(result, jsonl, workdir, policy, bootstrap_address, configured, Phase,
                      reset_peak_rss, peak_rss_mb)
     except RuntimeError as error:
         result.notes.append(f"Kafka not measured: {error}")
 
 
 def _measure(result: Any, jsonl: Path, workdir: Path, policy: str, address: str,
-             phase: Any, reset: Any, peak: Any) -> None:
+             configured: KafkaSettings | None, phase: Any, reset: Any, peak: Any) -> None:
     from .produce import produce_jsonl
     from .runtime import consume
     from .topics import create_topics
@@ -39,7 +43,8 @@ def _measure(result: Any, jsonl: Path, workdir: Path, policy: str, address: str,
     stamp = str(int(time.time()))
     topics = Topics(provider=f"bench{stamp}.provider", customer=f"bench{stamp}.customer",
                     payments=f"bench{stamp}.payments", ledger=f"bench{stamp}.ledger")
-    kafka = KafkaSettings(bootstrap=address, group_id=f"bench{stamp}", topics=topics)
+    kafka = replace(configured or KafkaSettings(), bootstrap=address,
+                    group_id=f"bench{stamp}", topics=topics)
     create_topics(kafka, partitions=3)
     with jsonl.open("rb") as stream:
         produce_jsonl(stream, kafka)

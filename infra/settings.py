@@ -37,6 +37,9 @@ class KafkaSettings:
     group_id: str = "smsledger"
     topics: Topics = field(default_factory=Topics)
     batch_size: int = 2000
+    # Records one partition may hold in the consumer's merge buffer before it is paused
+    # (0: twice the batch size).
+    buffer_limit: int = 0
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
@@ -106,6 +109,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         group_id=env.get("SMSLEDGER_GROUP_ID", KafkaSettings.group_id),
         topics=topics,
         batch_size=_env_int(env, "SMSLEDGER_KAFKA_BATCH", KafkaSettings.batch_size),
+        buffer_limit=_env_int(env, "SMSLEDGER_KAFKA_BUFFER", KafkaSettings.buffer_limit),
         security_protocol=env.get("SMSLEDGER_SECURITY_PROTOCOL", "PLAINTEXT"),
         sasl_mechanism=env.get("SMSLEDGER_SASL_MECHANISM") or None,
         sasl_username=env.get("SMSLEDGER_SASL_USERNAME") or None,

@@ -14,7 +14,10 @@ import orjson
 import pytest
 from kafka import KafkaConsumer
 
+from smsledger.consumers.engine import Engine
+from smsledger.consumers.kafka_consumer import POLL_WAIT_MS, ConsumeReport, LedgerConsumer
 from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.kafka_clients import make_consumer
 from smsledger.infra.produce import produce_jsonl
 from smsledger.infra.runtime import consume
 from smsledger.infra.settings import KafkaSettings, Settings
@@ -94,6 +97,21 @@ def processed_count(store: str) -> int:
         ledger.close()
 
 
+def wait_until_processed(process: subprocess.Popen[bytes], store: str, count: int) -> None:
+    """Until the running consumer has processed `count` messages."""
+    deadline = time.monotonic() + 120
+    while processed_count(store) < count:
+        assert process.poll() is None, process.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < deadline, f"fewer than {count} messages in two minutes"
+        time.sleep(0.05)
+
+
+def kill_when_processed(process: subprocess.Popen[bytes], store: str, count: int) -> None:
+    wait_until_processed(process, store, count)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
 def test_killed_consumer_restarts_without_loss_or_double_effect(
     kafka_settings: KafkaSettings, crash_store: str
 ) -> None:
@@ -103,14 +121,15 @@ def test_killed_consumer_restarts_without_loss_or_double_effect(
     produce_jsonl(lines, kafka_settings)  # and every message twice
     kafka = small_batches(kafka_settings, 10)
     chance = random.Random(11)
-    progress = []
+    progress = [0]
     for _ in range(3):
         process = start_consumer(crash_store, kafka)
-        time.sleep(chance.uniform(3.0, 5.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
+        # Killed at a random point once a random share more of the stream is in, whatever
+        # the machine's speed.
+        kill_when_processed(process, crash_store,
+                            progress[-1] + chance.randint(len(lines) // 20, len(lines) // 5))
         progress.append(processed_count(crash_store))
-    assert 0 < progress[0] < len(lines), f"the first kill did not land mid-stream: {progress}"
+    assert 0 < progress[1] < progress[3] < len(lines), f"kills not mid-stream: {progress}"
     final = start_consumer(crash_store, kafka, "--stop-when-idle", "4")
     _, errors = final.communicate(timeout=300)
     assert final.returncode == 0, errors.decode()
@@ -213,7 +232,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_cleanly(
                             partitions=2)
     kafka = small_batches(kafka_settings, 10)
     process = start_consumer(store, kafka)
-    time.sleep(4.0)
+    wait_until_processed(process, store, len(lines) // 4)
     process.send_signal(signal.SIGTERM)
     output, errors = process.communicate(timeout=30)
     assert process.returncode == 0, errors.decode()
@@ -245,3 +264,78 @@ def test_a_provider_message_ahead_of_its_order_is_parked_then_applied(
     result = views(store)
     assert result == reference(scenario.lines())
     assert [o["state"] for o in result["orders"]] == ["completed"]
+
+
+class RecordingConsumer:
+    """The real consumer, with the wait of every poll written into `journal`."""
+
+    def __init__(self, consumer: KafkaConsumer, journal: list[tuple[str, int]]) -> None:
+        self.consumer, self.journal = consumer, journal
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict:
+        self.journal.append(("poll", timeout_ms))
+        return self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.consumer, name)
+
+
+class RecordingLedgerConsumer(LedgerConsumer):
+    """The real consumer loop, with each merge's outcome written into `journal`: how many
+    records it applied (0: nothing was ready)."""
+
+    journal: list[tuple[str, int]]
+
+    def _apply_merged(self) -> bool:
+        before = self.report.records
+        applied = super()._apply_merged()
+        self.journal.append(("applied", self.report.records - before))
+        return applied
+
+
+def consume_recorded(store: str, kafka: KafkaSettings, journal: list[tuple[str, int]],
+                     **options: int) -> ConsumeReport:
+    """Consume everything, polls and merges written into `journal`."""
+    ledger = bootstrap(Settings(store=store, kafka=kafka))
+    runner = RecordingLedgerConsumer(
+        RecordingConsumer(make_consumer(kafka), journal),
+        lambda owns: Engine(ledger.opened.store, ledger.policy,
+                            consumer_group=kafka.group_id, ownership=owns),
+        topics=kafka.topics.inbound, publish_dead_letters=lambda batch: 0,
+        batch_size=kafka.batch_size, stop_when_idle=3.0, **options,
+    )
+    runner.journal = journal
+    try:
+        return runner.run()
+    finally:
+        ledger.close()
+
+
+def test_after_a_batch_is_applied_the_next_poll_does_not_wait(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    lines, store = prepared(kafka_settings, tmp_path, "nowait", accounts=30, seed=3,
+                            partitions=3)
+    journal: list[tuple[str, int]] = []
+    consume_recorded(store, small_batches(kafka_settings, 50), journal)
+    pairs = zip(journal, journal[1:], strict=False)
+    after_a_batch = [wait for (before, n), (kind, wait) in pairs
+                     if before == "applied" and n > 0 and kind == "poll"]
+    assert after_a_batch, "no poll followed an applied batch"
+    assert set(after_a_batch) == {0}
+    assert ("poll", POLL_WAIT_MS) in journal  # with nothing to apply it does wait
+    assert views(store) == reference(lines)
+
+
+def test_with_the_buffers_full_polls_are_skipped_and_the_state_is_the_files(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    lines, store = prepared(kafka_settings, tmp_path, "full", accounts=30, seed=4,
+                            partitions=3)
+    journal: list[tuple[str, int]] = []
+    report = consume_recorded(store, small_batches(kafka_settings, 50), journal,
+                              buffer_limit=1)  # anything held counts as full
+    assert report.polls_skipped > 0
+    applied = [n for kind, n in journal if kind == "applied"]
+    assert sum(applied) == report.records >= len(lines)  # clock ticks reach every partition
+    assert views(store) == reference(lines)
