@@ -116,7 +116,7 @@ class LedgerConsumer:
         *,
         topics: tuple[str, ...],
         publish_dead_letters: Callable[[Batch], int],
-        batch_size: int = 2000,
+        batch_size: int = 8000,
         buffer_limit: int | None = None,
         stop_when_idle: float | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),

@@ -36,7 +36,9 @@ class KafkaSettings:
     bootstrap: str = "127.0.0.1:9092"
     group_id: str = "smsledger"
     topics: Topics = field(default_factory=Topics)
-    batch_size: int = 2000
+    # Records per transaction when a backlog is waiting (a live stream's batches are what
+    # arrived). 8000 against 2000: 7,455-8,498 against 5,718-5,978 records/s through Tansu.
+    batch_size: int = 8000
     # Records one partition may hold in the consumer's merge buffer before it is paused
     # (0: twice the batch size).
     buffer_limit: int = 0
