@@ -67,6 +67,8 @@ class BenchRun:
     phases: dict[str, Phase] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)
+    # The Kafka phase's consumer: records, batches, the most records held for the merge.
+    kafka: dict[str, int] | None = None
 
 
 def _ingest_file(store: str, jsonl: Path, policy: str) -> Any:
@@ -210,6 +212,7 @@ def summary(result: BenchRun) -> dict[str, Any]:
         "postgres_msgs_per_s": round(phases["ingest_postgres"].rate)
         if "ingest_postgres" in phases else None,
         "kafka_msgs_per_s": round(phases["kafka"].rate) if "kafka" in phases else None,
+        "kafka": result.kafka,
         "checks": result.checks,
         "notes": result.notes,
         "machine": {

@@ -58,3 +58,5 @@ def _measure(result: Any, jsonl: Path, workdir: Path, policy: str, address: str,
     result.phases["kafka"] = phase("Kafka consume, exactly once (3 partitions)",
                                    report.records, max(report.working_seconds, 1e-6), peak(),
                                    "records")
+    result.kafka = {"records": report.records, "batches": report.batches,
+                    "peak_buffered": report.peak_buffered}

@@ -697,3 +697,4 @@ def test_bench_reports_every_figure_and_its_checks_hold(tmp_path: Path) -> None:
     assert report["machine"]["cpus"] >= 1
     assert report["postgres_msgs_per_s"] is None
     assert report["kafka_msgs_per_s"] is None
+    assert report["kafka"] is None

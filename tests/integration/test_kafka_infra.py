@@ -10,6 +10,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
 import orjson
 import pytest
@@ -370,3 +371,22 @@ def _settled(members: list[KafkaConsumer]) -> bool:
     assignments = [member.assignment() for member in members]
     every = set().union(*assignments)
     return all(assignments) and len(every) == 3 * PARTITIONS == sum(map(len, assignments))
+
+
+def test_bench_measures_kafka_with_the_configured_batch_size(
+    kafka_broker: LocalBroker, tmp_path: Path
+) -> None:
+    env = {**os.environ, "SMSLEDGER_KAFKA_BATCH": "100", "SMSLEDGER_SESSION_TIMEOUT_MS": "2000",
+           "SMSLEDGER_HEARTBEAT_INTERVAL_MS": "500", "SMSLEDGER_MAX_POLL_INTERVAL_MS": "5000"}
+    done = subprocess.run(
+        [sys.executable, "-m", "smsledger.infra.cli", "bench", "--messages", "1500",
+         "--no-postgres", "--json", "--bootstrap", kafka_broker.address],
+        cwd=tmp_path, env=env, capture_output=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    report = orjson.loads(done.stdout)
+    kafka = report["kafka"]
+    assert report["kafka_msgs_per_s"] > 0
+    assert kafka["records"] >= report["messages"]  # clock ticks reach every partition
+    assert kafka["batches"] >= kafka["records"] / 100  # no batch above the configured 100
+    assert 0 < kafka["peak_buffered"] <= kafka["records"]
