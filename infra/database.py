@@ -26,11 +26,7 @@ class SQLiteDatabase:
 
     def missing_relations(self, names: Sequence[str]) -> set[str]:
         """Which of these tables and indexes the database does not have."""
-        rows = self.query(
-            "SELECT name FROM sqlite_master WHERE name IN (SELECT value FROM json_each(?))",
-            (orjson.dumps(list(names)).decode(),),
-        )
-        return set(names) - {r[0] for r in rows}
+        return set(names) - self.present("sqlite_master", "name", names)
 
     def lock_for_ddl(self, cursor: Any) -> None:
         """Nothing to take: the transaction holds the database's write lock already."""

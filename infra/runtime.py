@@ -65,7 +65,7 @@ def consume(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None)
     runner = LedgerConsumer(
         consumer, make_engine, topics=kafka.topics.inbound,
         publish_dead_letters=dead_letter_publisher(producer),
-        batch_size=kafka.batch_size, buffer_limit=kafka.buffer_limit or None,
+        batch_size=kafka.batch_size, buffer_limit=kafka.buffer_limit,
         stop_when_idle=stop_when_idle,
     )
     previous = _on_sigterm(runner.stop)
