@@ -8,7 +8,7 @@ renamed event class cannot silently fall out of the projection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -47,14 +47,16 @@ def touched_keys(events: list[StoredRow]) -> dict[str, set[tuple[str]]]:
     return keys
 
 
-def fold_page(rows: BatchRows, page: Iterable[tuple[Any, int, str, bytes]]) -> None:
+def fold_page(rows: BatchRows, page: Sequence[tuple[Any, int, str, bytes]]) -> None:
     """Fold stored events as a log returns them: (originator id, version, topic, state as
     JSON), each decoded once."""
     folds, loads = FOLDS, orjson.loads
+    if page and not isinstance(page[0][0], str):  # a log returns one type of id throughout
+        page = [(originator_hex(o), v, t, s) for o, v, t, s in page]
     for originator, version, topic, state in page:
         handler = folds.get(topic)
         if handler is not None:
-            handler(rows, originator_hex(originator), version, loads(state))
+            handler(rows, originator, version, loads(state))
 
 
 def fold(rows: BatchRows, event: StoredRow) -> None:
