@@ -157,8 +157,15 @@ class Engine:
             else:
                 self._seen_in_batch.add(message.id)
                 moved = self.advance(message.at)
-                self._apply(inbound, message, settled=moved and self._tracks_every_deadline)
+                self._apply(inbound, message, settled=self._all_settled_before(message, moved))
             self._record_offset(inbound)
+
+    def _all_settled_before(self, message: Message, moved: bool) -> bool:
+        """True if no deadline before the message's time can still be open. For a writer
+        that tracks every deadline: when the message moved the watermark (which settled
+        them), or when none it tracks falls before the message's time."""
+        return self._tracks_every_deadline and (
+            moved or not self._deadlines.any_before(message.at))
 
     def _record_offset(self, inbound: Inbound) -> None:
         if inbound.partition is not None and inbound.offset is not None:
@@ -222,8 +229,8 @@ class Engine:
                 self._expire("request", refund.id)
 
     def _apply(self, inbound: Inbound, message: Message, *, settled: bool = False) -> None:
-        """`settled`: every deadline before the message's time is settled already (it moved
-        the watermark of an engine that tracks them all), so none can be overtaken."""
+        """`settled`: every deadline before the message's time is settled already (see
+        `_all_settled_before`), so none can be overtaken."""
         if not settled:
             self._settle_overtaken(message)
         try:

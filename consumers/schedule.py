@@ -27,6 +27,11 @@ class Deadlines:
             heapq.heappush(self.heap, (due, kind, aggregate_id))
         return True
 
+    def any_before(self, limit: datetime) -> bool:
+        """False only if no deadline falls before `limit`; True may be a replaced entry
+        still in the heap, so a True answer means only: look."""
+        return bool(self.heap) and self.heap[0][0] < limit
+
     def pop_before(self, limit: datetime) -> tuple[str, UUID] | None:
         while self.heap and self.heap[0][0] < limit:
             due, kind, aggregate_id = heapq.heappop(self.heap)
