@@ -230,13 +230,11 @@ class PostgresDatabase:
 
     def missing_relations(self, names: Sequence[str]) -> set[str]:
         """Which of these tables and indexes the store's schema does not have."""
-        rows = self.query(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema()"
-            " AND c.relname IN (SELECT json_array_elements_text(?::json))",
-            (orjson.dumps(list(names)).decode(),),
+        in_schema = (
+            "(SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema()) AS in_schema"
         )
-        return set(names) - {r[0] for r in rows}
+        return set(names) - self.present(in_schema, "relname", names)
 
     def lock_for_ddl(self, cursor: Cursor[Any]) -> None:
         lock_for_ddl(cursor)
