@@ -13,79 +13,25 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from eventsourcing.persistence import RecordConflictError
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
-from kafka.partitioner.default import murmur2
 
 from .engine import Engine
-from .journal import Batch, Inbound, Parked
-from .messages import DecodeError, Message, decode, parse_time
+from .journal import Batch, Inbound
+from .partitions import Buffered, PartitionOwnership, buffered
 from .schedule import Ownership
 
 log = logging.getLogger(__name__)
 
-EARLIEST = datetime.min.replace(tzinfo=UTC)
-SEQUENCE_HEADER = "smsledger-seq"
 # How long a poll may wait for records when the buffers gave nothing to apply.
 POLL_WAIT_MS = 200
 # Polls are skipped while the buffers are full for at most this long, well inside any
 # max_poll_interval (the group evicts a member that has not polled for that long).
 POLL_AT_LEAST_S = 1.0
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives a message keyed by `key`."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
-
-
-class PartitionOwnership(Ownership):
-    def __init__(self, partitions: set[int], partition_count: int) -> None:
-        self.partitions = partitions
-        self.partition_count = partition_count
-
-    def account(self, account: str) -> bool:
-        return partition_of(account, self.partition_count) in self.partitions
-
-    def parked(self, parked: Parked) -> bool:
-        return parked.inbound.partition in self.partitions
-
-
-@dataclass(order=True)
-class _Buffered:
-    """A fetched record with its merge key: event time, then producer sequence, topic rank."""
-
-    key: tuple[Any, ...]
-    inbound: Inbound = field(compare=False)
-
-
-def _readable_time(value: bytes) -> datetime:
-    """The `at` of a record that breaks the contract, if it has a readable one; else the
-    earliest time, so that it is dead-lettered as soon as it is merged."""
-    try:
-        return parse_time(orjson.loads(value).get("at"))
-    except (orjson.JSONDecodeError, DecodeError, AttributeError):
-        return EARLIEST
-
-
-def buffered(
-    value: bytes, headers: list[tuple[str, bytes]] | None, rank: int, topic: str,
-    partition: int, offset: int,
-) -> _Buffered:
-    """A record with its merge key (event time, producer sequence, topic rank), decoded
-    once: the engine applies the message it carries."""
-    decoded: Message | DecodeError
-    try:
-        decoded = decode(value)
-        at = decoded.at
-    except DecodeError as error:
-        decoded, at = error, _readable_time(value)
-    sequence = next((int(v) for k, v in headers or () if k == SEQUENCE_HEADER), -1)
-    return _Buffered((at, sequence, rank), Inbound(value, topic, partition, offset, decoded))
 
 
 @dataclass
@@ -136,7 +82,7 @@ class LedgerConsumer:
         self.report = ConsumeReport()
         self.stopping = False
         self.engine: Engine | None = None
-        self.buffers: dict[TopicPartition, deque[_Buffered]] = {}
+        self.buffers: dict[TopicPartition, deque[Buffered]] = {}
         self._ticked = 0.0
         self._last_record = 0.0
         self._polled_at = 0.0

@@ -1,1 +1,2 @@
-"""Settings, stores, transcoding, Kafka clients, the broker launcher, the CLI and wiring."""
+"""The outer layer: settings and wiring (`bootstrap`) at this root, and the stores, Kafka,
+command line, audit, simulator and benchmark in subpackages named for them."""

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .bootstrap import bootstrap
-from .settings import Settings
+from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.settings import Settings
 
 # Below this much input the second interpreter's start-up costs more than it saves.
 WORTH_IT_BYTES = 2_000_000

@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 
 from smsledger.consumers.engine import Engine
 from smsledger.domain.policies import Policy, policy_named
+from smsledger.infra.heap import tune_collector
+from smsledger.infra.settings import DEFAULT_POLICY, Settings
+from smsledger.infra.stores.selection import OpenStore, StoreError, open_store
 from smsledger.projections import runner
 from smsledger.projections.rows import BatchRows
 from smsledger.projections.runner import LedgerClock
-
-from .heap import tune_collector
-from .settings import DEFAULT_POLICY, Settings
-from .stores import OpenStore, StoreError, open_store
 
 
 @dataclass

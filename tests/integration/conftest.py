@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from smsledger.infra.broker import BrokerError, LocalBroker
+from smsledger.infra.kafka.broker import BrokerError, LocalBroker
 from smsledger.infra.settings import KafkaSettings, Topics
 
 

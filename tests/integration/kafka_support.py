@@ -14,7 +14,7 @@ import orjson
 
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.settings import KafkaSettings, Settings
-from smsledger.infra.simulator import SimulationConfig, simulate
+from smsledger.infra.simulation.simulator import SimulationConfig, simulate
 from tests.scenario import run
 
 VIEWS = ("balances", "orders", "refunds", "deposits")
@@ -89,8 +89,8 @@ def prepared(
     partitions: int,
 ) -> tuple[list[bytes], str]:
     """A workload produced to fresh co-partitioned topics, and a SQLite store URL for it."""
-    from smsledger.infra.produce import produce_jsonl
-    from smsledger.infra.topics import create_topics
+    from smsledger.infra.kafka.produce import produce_jsonl
+    from smsledger.infra.kafka.topics import create_topics
 
     lines = workload(accounts=accounts, seed=seed)
     create_topics(kafka, partitions=partitions)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from smsledger.infra.simulator import SimulationConfig, simulate_lines, write_jsonl
+from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines, write_jsonl
 from smsledger.projections.tables import index_names
 
 CLI = [sys.executable, "-m", "smsledger.infra.cli"]
@@ -661,7 +661,7 @@ def test_a_large_ingest_folding_read_models_alongside_gives_the_sequential_resul
 ) -> None:
     """Above the size threshold `ingest` folds the read models in a second process."""
     from smsledger.infra.alongside import WORTH_IT_BYTES
-    from smsledger.infra.simulator import SimulationConfig, simulate_lines
+    from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines
     from tests.scenario import run
 
     lines = list(simulate_lines(SimulationConfig(accounts=900, seed=21, bad_input_share=0.01)))

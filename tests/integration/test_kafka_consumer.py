@@ -17,11 +17,11 @@ from kafka import KafkaConsumer
 from smsledger.consumers.engine import Engine
 from smsledger.consumers.kafka_consumer import POLL_WAIT_MS, ConsumeReport, LedgerConsumer
 from smsledger.infra.bootstrap import bootstrap
-from smsledger.infra.kafka_clients import make_consumer
-from smsledger.infra.produce import produce_jsonl
-from smsledger.infra.runtime import consume
+from smsledger.infra.kafka.clients import make_consumer
+from smsledger.infra.kafka.produce import produce_jsonl
+from smsledger.infra.kafka.runtime import consume
+from smsledger.infra.kafka.topics import create_topics
 from smsledger.infra.settings import KafkaSettings, Settings
-from smsledger.infra.topics import create_topics
 from tests.integration.kafka_support import (
     prepared,
     reference,
@@ -168,7 +168,7 @@ def test_hostile_messages_are_dead_lettered_and_consumption_goes_on(
     hostile = [b"{not json", b"[]", b'{"id":"h1","type":"nope","at":"2026-06-01T00:00:00Z"}',
                b'{"id":"h2","type":"deposit.succeeded","at":"2026-06-01T00:00:00Z",'
                b'"data":{"account":"acc-0001","deposit":"x","amount":-5,"method":"card"}}']
-    from smsledger.infra.kafka_clients import make_producer
+    from smsledger.infra.kafka.clients import make_producer
 
     producer = make_producer(kafka_settings)
     for raw in hostile:

@@ -18,17 +18,17 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 
-from smsledger.infra.broker import BrokerError, LocalBroker, free_port
-from smsledger.infra.kafka_clients import BrokerUnavailable, make_admin, make_consumer
-from smsledger.infra.produce import ProduceReport, Router, produce_jsonl
-from smsledger.infra.settings import KafkaSettings, Topics
-from smsledger.infra.topics import (
+from smsledger.infra.kafka.broker import BrokerError, LocalBroker, free_port
+from smsledger.infra.kafka.clients import BrokerUnavailable, make_admin, make_consumer
+from smsledger.infra.kafka.produce import ProduceReport, Router, produce_jsonl
+from smsledger.infra.kafka.topics import (
     DEFAULT_PARTITIONS,
     TopicLayoutError,
     create_topics,
     describe_partitions,
     topic_names,
 )
+from smsledger.infra.settings import KafkaSettings, Topics
 
 PARTITIONS = 3
 
@@ -176,7 +176,7 @@ def test_broker_start_failure_carries_its_output(kafka_broker: LocalBroker) -> N
 
 @pytest.mark.kafka
 def test_run_broker_forever_stops_on_sigterm(kafka_broker: LocalBroker) -> None:
-    code = "from smsledger.infra.broker import run_broker_forever; run_broker_forever()"
+    code = "from smsledger.infra.kafka.broker import run_broker_forever; run_broker_forever()"
     process = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )

@@ -12,8 +12,8 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from smsledger.consumers.ingest import ingest_lines
 from smsledger.consumers.journal import Batch
-from smsledger.infra.simulator import SimulationConfig, simulate_lines
-from smsledger.infra.stores import StoreError, open_store
+from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines
+from smsledger.infra.stores.selection import StoreError, open_store
 from tests.integration.conftest import admin_connection
 from tests.scenario import Outcome, Scenario, run
 

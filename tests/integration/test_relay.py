@@ -24,9 +24,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 from smsledger.consumers.ingest import ingest_lines
 from smsledger.consumers.outbox import NOTIFICATION_HEADER, Relay
 from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.kafka.topics import create_topics
 from smsledger.infra.settings import KafkaSettings, Settings
-from smsledger.infra.simulator import SimulationConfig, simulate_lines
-from smsledger.infra.topics import create_topics
+from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines
 
 pytestmark = pytest.mark.kafka
 

@@ -9,8 +9,8 @@ import orjson
 
 from smsledger.consumers.engine import Engine
 from smsledger.consumers.journal import Inbound
-from smsledger.consumers.kafka_consumer import EARLIEST, SEQUENCE_HEADER, buffered
 from smsledger.consumers.messages import DecodeError, Message
+from smsledger.consumers.partitions import EARLIEST, SEQUENCE_HEADER, buffered
 from tests.scenario import Scenario, run
 
 AT = datetime(2026, 6, 1, 10, 0, 5, tzinfo=UTC)

@@ -16,7 +16,7 @@ from smsledger.consumers.ingest import ingest_lines
 from smsledger.domain.policies import POLICIES
 from smsledger.infra.bootstrap import Ledger, bootstrap
 from smsledger.infra.settings import Settings
-from smsledger.infra.simulator import config_for_size, simulate_lines
+from smsledger.infra.simulation.simulator import config_for_size, simulate_lines
 from smsledger.projections import runner
 from smsledger.projections.tables import TABLES
 from tests.scenario import Scenario, memory_store_url, run

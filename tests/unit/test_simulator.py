@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from smsledger.infra.simulator import (
+from smsledger.infra.simulation.simulator import (
     SimulationConfig,
     messages_for_size,
     simulate,

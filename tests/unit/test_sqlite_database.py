@@ -10,7 +10,7 @@ from pathlib import Path
 
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.settings import Settings
-from smsledger.infra.sqlite_store import (
+from smsledger.infra.stores.sqlite import (
     CACHE_KIB,
     WAL_AUTOCHECKPOINT_PAGES,
     bind_nulls_and_blobs_directly,

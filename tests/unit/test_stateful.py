@@ -28,10 +28,10 @@ from smsledger.domain import ids
 from smsledger.domain.lifecycle import OPEN_STATES
 from smsledger.domain.order import Order
 from smsledger.domain.refund import RefundRequest
-from smsledger.infra.audit import audit
+from smsledger.infra.audit.replay import audit
 from smsledger.infra.bootstrap import Ledger, bootstrap
-from smsledger.infra.database import SQLiteDatabase
 from smsledger.infra.settings import Settings
+from smsledger.infra.stores.sqlite_database import SQLiteDatabase
 from smsledger.projections import runner
 from smsledger.projections.queries import run_query
 from tests.scenario import START, Scenario, memory_store_url

@@ -13,12 +13,11 @@ from eventsourcing.sqlite import SQLiteDatastore
 from smsledger.domain.account import Account
 from smsledger.domain.money import BUCKETS
 from smsledger.domain.order import Order
+from smsledger.infra.bootstrap import Ledger
+from smsledger.infra.stores.sqlite_database import SQLiteDatabase
 from smsledger.projections import runner
 from smsledger.projections.queries import run_query
 from smsledger.projections.tables import TABLES
-
-from .bootstrap import Ledger
-from .database import SQLiteDatabase
 
 
 @dataclass

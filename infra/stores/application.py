@@ -15,8 +15,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, Transcoder
 
 from smsledger.consumers.journal import Batch, Inbound, Parked
-
-from .transcoding import FastMapper, OrjsonTranscoder
+from smsledger.infra.stores.transcoding import FastMapper, OrjsonTranscoder
 
 _ABSENT = object()
 

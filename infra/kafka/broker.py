@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from kafka.errors import KafkaError
 
-from smsledger.infra.kafka_clients import BrokerUnavailable, make_admin
+from smsledger.infra.kafka.clients import BrokerUnavailable, make_admin
 from smsledger.infra.settings import KafkaSettings
 
 HOST = "127.0.0.1"

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from smsledger.consumers.ingest import ingest_lines
+from smsledger.infra.audit.replay import AuditReport, audit
+from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.cli.render import end_progress, progress_printer
+from smsledger.infra.settings import Settings
+from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines, write_jsonl
 from smsledger.projections.queries import run_query
-
-from .audit import AuditReport, audit
-from .bootstrap import bootstrap
-from .render import end_progress, progress_printer
-from .settings import Settings
-from .simulator import SimulationConfig, simulate_lines, write_jsonl
 
 DEMO_STORE = "sqlite:///./smsledger-demo.db"
 

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,39 +25,19 @@ from typing import Any, TextIO
 import orjson
 
 from smsledger.domain.policies import policy_named
+from smsledger.infra.bench.child import ingest_into
+from smsledger.infra.bench.naive import naive_ingest
+from smsledger.infra.bench.phase import Phase, measure
+from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.cli.render import print_json, print_table
+from smsledger.infra.settings import DEFAULT_POLICY, Settings
+from smsledger.infra.simulation.simulator import config_for_size, simulate_lines
 from smsledger.projections.queries import run_query
-
-from .bench_child import ingest_into, peak_rss_mb, reset_peak_rss
-from .bench_naive import naive_ingest
-from .bootstrap import bootstrap
-from .render import print_json, print_table
-from .settings import DEFAULT_POLICY, Settings
-from .simulator import config_for_size, simulate_lines
 
 NAIVE_MESSAGES = 5_000
 POSTGRES_URL = os.environ.get(
     "SMSLEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-@dataclass
-class Phase:
-    name: str
-    items: int
-    seconds: float
-    peak_rss_mb: float
-    unit: str = "msgs"
-
-    @property
-    def rate(self) -> float:
-        return self.items / self.seconds if self.seconds else 0.0
-
-
-def measure(name: str, unit: str, work: Callable[[], int]) -> Phase:
-    reset_peak_rss()
-    started = time.perf_counter()
-    items = work()
-    return Phase(name, items, time.perf_counter() - started, peak_rss_mb(), unit)
 
 
 @dataclass
@@ -101,7 +80,7 @@ def raw_limit(source_db: Path, target_db: Path) -> int:
 def child_phase(name: str, unit: str, *args: str) -> Phase:
     """Run a phase in a fresh interpreter: its time is measured inside, its peak RSS is its own."""
     done = subprocess.run(
-        [sys.executable, "-m", "smsledger.infra.bench_child", *args],
+        [sys.executable, "-m", "smsledger.infra.bench.child", *args],
         capture_output=True, check=False,
     )
     if done.returncode != 0:
@@ -136,7 +115,7 @@ def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun
     if not args.no_postgres:
         _postgres(result, jsonl, policy)
     if not args.no_kafka:
-        from .bench_kafka import kafka_phase
+        from smsledger.infra.bench.kafka import kafka_phase
 
         kafka_phase(result, jsonl, workdir, policy, args.bootstrap, settings.kafka)
     return result

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from smsledger.infra.simulator import SimulationConfig
+    from smsledger.infra.simulation.config import SimulationConfig
 
 Message = tuple[str, dict[str, Any]]
 """What a scheduled happening emits: the message type and its `data`."""

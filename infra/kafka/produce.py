@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from smsledger.consumers.kafka_consumer import SEQUENCE_HEADER
-from smsledger.infra.kafka_clients import make_producer
+from smsledger.consumers.partitions import SEQUENCE_HEADER
+from smsledger.infra.kafka.clients import make_producer
+from smsledger.infra.kafka.topics import ensure_topics
 from smsledger.infra.settings import KafkaSettings, Topics
-from smsledger.infra.topics import ensure_topics
 
 PROVIDER_TYPES = frozenset({"number.issued", "number.unavailable", "sms.delivered"})
 PAYMENT_TYPES = frozenset({"deposit.succeeded", "refund.paid"})

@@ -6,7 +6,7 @@ import math
 from functools import cache
 from typing import Any
 
-from smsledger.infra.sim_world import Account, Message, Order, World
+from smsledger.infra.simulation.world import Account, Message, Order, World
 
 # service: (base price in cents, label in the SMS text, popularity weight)
 SERVICES: dict[str, tuple[int, str, int]] = {

@@ -9,20 +9,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import BinaryIO
 
 from smsledger.consumers.ingest import ingest_lines
 from smsledger.consumers.messages import DecodeError, parse_time
 from smsledger.domain.policies import POLICIES
+from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
+from smsledger.infra.audit.replay import audit
+from smsledger.infra.bootstrap import Ledger, bootstrap
+from smsledger.infra.cli import history as history_mod
+from smsledger.infra.cli.inputs import UsageError, open_input
+from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
+from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
+from smsledger.infra.stores.selection import StoreError
 from smsledger.projections.queries import QUERIES, run_query
-
-from . import history as history_mod
-from .alongside import WORTH_IT_BYTES, projecting_alongside
-from .audit import audit
-from .bootstrap import Ledger, bootstrap
-from .render import end_progress, print_json, print_table, progress_printer
-from .settings import DEFAULT_POLICY, Settings, settings_from_env
-from .stores import StoreError
 
 Command = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Command] = {}
@@ -34,10 +33,6 @@ def command(name: str) -> Callable[[Command], Command]:
         return func
 
     return register
-
-
-class UsageError(Exception):
-    """Bad arguments or input named on the command line; printed without a traceback."""
 
 
 @contextmanager
@@ -52,7 +47,7 @@ def opened(settings: Settings) -> Iterator[Ledger]:
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     source = args.file
-    with _input(source) as stream, opened(settings) as ledger:
+    with open_input(source) as stream, opened(settings) as ledger:
         report = progress_printer("ingesting") if not args.quiet else None
         large = source != "-" and os.path.getsize(source) >= WORTH_IT_BYTES
         with projecting_alongside(settings.store, ledger.policy.name, enabled=large):
@@ -65,19 +60,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             end_progress()
     print(", ".join(f"{k}: {v}" for k, v in counts.as_dict().items()))
     return 0
-
-
-@contextmanager
-def _input(source: str) -> Iterator[BinaryIO]:
-    if source == "-":
-        yield sys.stdin.buffer
-        return
-    try:
-        stream = open(source, "rb")  # noqa: SIM115
-    except OSError as error:
-        raise UsageError(f"cannot read {source}: {error.strerror}") from None
-    with stream:
-        yield stream
 
 
 @command("project")
@@ -153,8 +135,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("demo")
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from .demo import format_summary, run_demo
-    from .simulator import SimulationConfig
+    from smsledger.infra.cli.demo import format_summary, run_demo
+    from smsledger.infra.simulation.simulator import SimulationConfig
 
     config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed,
                               bad_input_share=args.bad_input)
@@ -211,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_optional_commands(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
-    from .cli_runtime import add_runtime_commands
+    from smsledger.infra.cli.runtime_commands import add_runtime_commands
 
     add_runtime_commands(sub, common, command)
 

@@ -15,12 +15,11 @@ from eventsourcing.utils import get_topic
 from smsledger.consumers.engine import Engine
 from smsledger.consumers.journal import Batch, Inbound
 from smsledger.domain.policies import Policy
+from smsledger.infra.stores.application import EventStore
+from smsledger.infra.stores.sqlite import SQLiteLedgerRecorder
+from smsledger.infra.stores.sqlite_database import SQLiteDatabase
 from smsledger.projections import runner
 from smsledger.projections.runner import LedgerClock
-
-from .database import SQLiteDatabase
-from .sqlite_store import SQLiteLedgerRecorder
-from .store import EventStore
 
 
 class NaiveApplication(Application[UUID]):

@@ -8,7 +8,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
-from smsledger.infra.kafka_clients import make_admin
+from smsledger.infra.kafka.clients import make_admin
 from smsledger.infra.settings import KafkaSettings, Topics
 
 _OK = 0

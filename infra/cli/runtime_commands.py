@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from .settings import KafkaSettings, Settings, Topics
+from smsledger.infra.settings import KafkaSettings, Settings, Topics
 
 
 def _kafka_options(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +76,7 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
 
 def _run_on_ledger(args: argparse.Namespace, settings: Settings, work: Any) -> Any:
     """Open the ledger with the Kafka settings of the command line, run, close."""
-    from .bootstrap import bootstrap
+    from smsledger.infra.bootstrap import bootstrap
 
     settings = kafka_settings(args, settings)
     ledger = bootstrap(settings)
@@ -87,7 +87,7 @@ def _run_on_ledger(args: argparse.Namespace, settings: Settings, work: Any) -> A
 
 
 def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
-    from .runtime import consume
+    from smsledger.infra.kafka.runtime import consume
 
     report, _ = _run_on_ledger(args, settings, consume)
     print(f"consumed {report.records} records in {report.batches} transactions, "
@@ -97,7 +97,7 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
-    from .runtime import relay
+    from smsledger.infra.kafka.runtime import relay
 
     report, settings = _run_on_ledger(args, settings, relay)
     print(f"published {report.published} events to {settings.kafka.topics.ledger}, "
@@ -106,11 +106,11 @@ def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
-    from .cli import _input
-    from .produce import produce_jsonl
+    from smsledger.infra.cli.inputs import open_input
+    from smsledger.infra.kafka.produce import produce_jsonl
 
     settings = kafka_settings(args, settings)
-    with _input(args.file) as stream:
+    with open_input(args.file) as stream:
         report = produce_jsonl(stream, settings.kafka)
     per_topic = ", ".join(f"{t}: {n}" for t, n in sorted(report.messages.items()))
     print(f"produced {report.total} messages ({per_topic}); unroutable {report.unroutable}")
@@ -118,7 +118,7 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
-    from .topics import create_topics, describe_partitions
+    from smsledger.infra.kafka.topics import create_topics, describe_partitions
 
     settings = kafka_settings(args, settings)
     if args.action == "create":
@@ -131,13 +131,13 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
-    from .broker import run_broker_forever
+    from smsledger.infra.kafka.broker import run_broker_forever
 
     run_broker_forever(args.port)
     return 0
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from .bench import run_bench
+    from smsledger.infra.bench.run import run_bench
 
     return run_bench(args, settings, out=sys.stdout)

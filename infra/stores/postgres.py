@@ -20,8 +20,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from smsledger.consumers.journal import Batch
-
-from .journal_sql import POSTGRES_TYPES, journal_ddl, write_journal
+from smsledger.infra.stores.journal_sql import POSTGRES_TYPES, journal_ddl, write_journal
 
 # Table creation takes this advisory lock (per database): CREATE ... IF NOT EXISTS does not
 # wait for a concurrent creator, so two processes opening a new store at once could fail in

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.utils import get_topic
 
-from .database import SQLiteDatabase
-from .sqlite_store import SQLiteLedgerFactory, SQLiteLedgerRecorder
-from .store import EventStore, LedgerApplication
+from smsledger.infra.stores.application import EventStore, LedgerApplication
+from smsledger.infra.stores.sqlite import SQLiteLedgerFactory, SQLiteLedgerRecorder
+from smsledger.infra.stores.sqlite_database import SQLiteDatabase
 
 
 class StoreError(RuntimeError):
@@ -64,7 +64,7 @@ def postgres_env(url: str) -> dict[str, str]:
         raise StoreError(
             f"invalid schema {schema!r} in store URL: use lower-case letters, digits and _"
         )
-    from .postgres_store import postgres_recorder_topic
+    from smsledger.infra.stores.postgres import postgres_recorder_topic
 
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -130,7 +130,7 @@ def open_store(url: str) -> OpenStore:
     if env["PERSISTENCE_MODULE"] == get_topic(SQLiteLedgerFactory):
         database: Any = SQLiteDatabase(app.factory.datastore)  # type: ignore[attr-defined]
     else:
-        from .postgres_store import PostgresDatabase
+        from smsledger.infra.stores.postgres import PostgresDatabase
 
         database = PostgresDatabase(app.factory.datastore)  # type: ignore[attr-defined]
     return OpenStore(app, EventStore(app, database), database, url)

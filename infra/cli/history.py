@@ -10,9 +10,8 @@ from smsledger.domain import ids
 from smsledger.domain.account import Account
 from smsledger.domain.order import Order
 from smsledger.domain.refund import RefundRequest
+from smsledger.infra.stores.selection import OpenStore
 from smsledger.projections.formats import iso
-
-from .stores import OpenStore
 
 _SKIP = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 

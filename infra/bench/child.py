@@ -1,6 +1,6 @@
 """One benchmark phase in a fresh process, so that its peak RSS is its own.
 
-`python -m smsledger.infra.bench_child ingest STORE POLICY FILE` (one process),
+`python -m smsledger.infra.bench.child ingest STORE POLICY FILE` (one process),
 `... ingest-alongside STORE POLICY FILE` (read models folded by a second process) or
 `... rebuild STORE POLICY`; prints one JSON object: items, seconds, peak_rss_mb.
 """
@@ -15,10 +15,9 @@ from pathlib import Path
 import orjson
 
 from smsledger.consumers.ingest import ingest_lines
-
-from .alongside import projecting_alongside
-from .bootstrap import Ledger, bootstrap
-from .settings import Settings
+from smsledger.infra.alongside import projecting_alongside
+from smsledger.infra.bootstrap import Ledger, bootstrap
+from smsledger.infra.settings import Settings
 
 
 def reset_peak_rss() -> None:

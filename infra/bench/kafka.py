@@ -7,8 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .bootstrap import bootstrap
-from .settings import KafkaSettings, Settings, Topics
+from smsledger.infra.bench.child import peak_rss_mb, reset_peak_rss
+from smsledger.infra.bench.phase import Phase
+from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.settings import KafkaSettings, Settings, Topics
 
 
 def kafka_phase(
@@ -17,12 +19,9 @@ def kafka_phase(
 ) -> None:
     """Produce the workload to fresh topics and consume it, with the batch and buffer
     sizes of `configured` (the settings the bench was started with)."""
-    from .bench import Phase
-    from .bench_child import peak_rss_mb, reset_peak_rss
-
     try:
         if bootstrap_address is None:
-            from .broker import LocalBroker
+            from smsledger.infra.kafka.broker import LocalBroker
 
             with LocalBroker() as broker:
                 _measure(result, jsonl, workdir, policy, broker.address, configured, Phase,
@@ -36,9 +35,9 @@ def kafka_phase(
 
 def _measure(result: Any, jsonl: Path, workdir: Path, policy: str, address: str,
              configured: KafkaSettings | None, phase: Any, reset: Any, peak: Any) -> None:
-    from .produce import produce_jsonl
-    from .runtime import consume
-    from .topics import create_topics
+    from smsledger.infra.kafka.produce import produce_jsonl
+    from smsledger.infra.kafka.runtime import consume
+    from smsledger.infra.kafka.topics import create_topics
 
     stamp = str(int(time.time()))
     topics = Topics(provider=f"bench{stamp}.provider", customer=f"bench{stamp}.customer",

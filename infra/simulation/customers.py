@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsledger.infra.sim_orders import place, quote
-from smsledger.infra.sim_world import Account, Message, World
+from smsledger.infra.simulation.orders import place, quote
+from smsledger.infra.simulation.world import Account, Message, World
 
 CARD_AMOUNTS = (100, 200, 200, 300, 500, 500, 500, 1000, 1000, 1000, 2000, 2500, 5000)
 OTHER_AMOUNTS = (100, 200, 300, 500, 1000, 2000)

@@ -19,7 +19,7 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
-from .journal_sql import SQLITE_TYPES, journal_ddl, write_journal
+from smsledger.infra.stores.journal_sql import SQLITE_TYPES, journal_ddl, write_journal
 
 # Pages each connection may keep in memory (negative: KiB). SQLite's default of 2 MB makes
 # a log past ~100 MB read index pages of the stored events and the journal back from the OS

@@ -11,12 +11,11 @@ from smsledger.consumers.journal import Batch
 from smsledger.consumers.kafka_consumer import ConsumeReport, LedgerConsumer
 from smsledger.consumers.outbox import Relay, RelayReport
 from smsledger.consumers.schedule import Ownership
-
-from .alongside import projecting_alongside
-from .bootstrap import Ledger
-from .kafka_clients import make_consumer, make_producer
-from .settings import Settings, Topics
-from .topics import ensure_topics
+from smsledger.infra.alongside import projecting_alongside
+from smsledger.infra.bootstrap import Ledger
+from smsledger.infra.kafka.clients import make_consumer, make_producer
+from smsledger.infra.kafka.topics import ensure_topics
+from smsledger.infra.settings import Settings, Topics
 
 
 def await_delivery(producer: Any, futures: list[Any]) -> None:
