@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -18,6 +19,10 @@ class Account(LedgerAggregate):
     + refunded_out + forfeited, every term >= 0."""
 
     def __init__(self) -> None:
+        # Set by `Opened` (declared here for the type checker; no value until then).
+        self.account: str
+        self.currency: str
+        self.eu_consumer: bool
         self.status = "open"
         self.block_reason: str | None = None
         self.registered = False
@@ -31,7 +36,7 @@ class Account(LedgerAggregate):
         self.holds: dict[str, int] = {}
         self.hold_seqs: dict[str, int] = {}  # order -> the version that held its price
         self.deposits: dict[str, DepositRecord] = {}
-        self.pending_refunds: dict[str, list[list]] = {}
+        self.pending_refunds: dict[str, list[list[Any]]] = {}
         # The purchase position of the latest-bought order that was completed (activated).
         self.completed_purchase_seq = 0
         self.last_accepted_seq = 0
@@ -118,7 +123,7 @@ class Account(LedgerAggregate):
     class RefundReserved(Aggregate.Event):
         request: str
         amount: int
-        allocations: list[list]  # [[deposit, amount], ...]
+        allocations: list[list[Any]]  # [[deposit, amount], ...]
         policy: str
 
         def apply(self, account: Account) -> None:
@@ -141,7 +146,7 @@ class Account(LedgerAggregate):
     class RefundReleased(Aggregate.Event):
         request: str
         amount: int
-        allocations: list[list]
+        allocations: list[list[Any]]
 
         def apply(self, account: Account) -> None:
             account.refund_pending -= self.amount
@@ -233,7 +238,7 @@ class Account(LedgerAggregate):
             raise InvariantViolated(f"account {self.account} holds nothing for {order}") from None
 
     def reserve_refund(
-        self, *, request: str, amount: int, allocations: list[list], policy: str, at: datetime
+        self, *, request: str, amount: int, allocations: list[list[Any]], policy: str, at: datetime
     ) -> None:
         if amount > self.available:
             raise InvariantViolated(f"refund {amount} exceeds available {self.available}")

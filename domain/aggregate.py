@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -47,7 +47,7 @@ class LedgerAggregate(Aggregate):
     @classmethod
     def _create(  # type: ignore[override]
         cls, event_class: Any, *, id: UUID, timestamp: datetime, **kwargs: Any  # noqa: A002
-    ) -> Any:
+    ) -> Self:
         topic = _TOPICS.get(cls) or _TOPICS.setdefault(cls, get_topic(cls))
         kwargs.update(originator_topic=topic, originator_id=id,
                       originator_version=cls.INITIAL_VERSION, timestamp=timestamp)

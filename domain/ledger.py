@@ -68,14 +68,17 @@ def place_order(
     price: int, at: datetime, policy: Policy,
 ) -> Order:
     """Hold the price and open the order, or record the order as rejected."""
-    fields = dict(
-        id=ids.order_id(order), order=order, account=account_ref, service=service,
-        country=country, price=price, at=at,
-    )
+    id_ = ids.order_id(order)
     refusal = "unknown_account" if account is None else account.refusal_to_hold(price)
     if refusal is not None or account is None:
-        return Order.reject(**fields, reason=refusal or "unknown_account")
-    placed = Order.request(**fields, window=policy.activation_window, policy=policy.ref)
+        return Order.reject(
+            id=id_, order=order, account=account_ref, service=service, country=country,
+            price=price, at=at, reason=refusal or "unknown_account",
+        )
+    placed = Order.request(
+        id=id_, order=order, account=account_ref, service=service, country=country,
+        price=price, at=at, window=policy.activation_window, policy=policy.ref,
+    )
     account.hold(order=order, amount=price, at=at)
     _waiver_by_conduct(account, "order", at, policy)
     return placed

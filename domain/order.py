@@ -29,6 +29,7 @@ class Order(LedgerAggregate):
         self.charged = 0
         self.released = 0
         self.reason: str | None = None
+        self.deadline: datetime | None  # set by `Requested` and `Rejected`
 
     class Requested(Aggregate.Created):
         order: str

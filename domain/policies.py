@@ -207,8 +207,7 @@ def decide_refund(
     total = sum(per_deposit.values())
     blocking = tuple(sorted({rule for v in verdicts for rule in v.blocked_by}))
     if total <= 0:
-        rules = blocking or (BALANCE_CAP,)
-        return RefundDecision("rejected", 0, (), rules)
+        return RefundDecision("rejected", 0, (), blocking or (BALANCE_CAP,))
     rules = list(blocking)
     eligible_sum = sum(v.remaining for v in verdicts if v.eligible)
     if total < eligible_sum:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -18,6 +19,20 @@ class RefundRequest(LedgerAggregate):
     """Decided once, at request time; later events only move it along."""
 
     def __init__(self) -> None:
+        # Set by `Decided` (declared here for the type checker; no value until then).
+        self.request: str
+        self.account: str
+        self.reason: str
+        self.requested: int | None
+        self.status: str
+        self.amount: int
+        self.allocations: list[list[Any]]  # [[deposit, amount], ...]
+        self.rules: list[str]
+        self.policy: str
+        self.requested_at: datetime
+        self.details_due: datetime | None
+        self.review_due: datetime | None
+        self.payout_due: datetime | None
         self.fee = 0
         self.paid_at: datetime | None = None
 
@@ -28,7 +43,7 @@ class RefundRequest(LedgerAggregate):
         requested: int | None
         status: str
         amount: int
-        allocations: list[list]
+        allocations: list[list[Any]]
         rules: list[str]
         policy: str
         details_due: datetime | None
