@@ -122,7 +122,7 @@ class Engine:
             if kind is not None:
                 due = aggregate.deadline  # type: ignore[union-attr]
                 if self._deadlines.set(aggregate_id, kind, due):
-                    deadlines[aggregate_id] = (kind, due, aggregate.account)  # type: ignore[union-attr]
+                    deadlines[aggregate_id] = (kind, due, aggregate.account)
 
     def _get(self, aggregate_id: UUID) -> Account | Order | RefundRequest | None:
         pending = self._batch.aggregates.get(aggregate_id)

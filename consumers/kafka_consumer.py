@@ -253,7 +253,7 @@ class LedgerConsumer:
         self.engine = None
 
 
-class _Listener(ConsumerRebalanceListener):
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python: untyped, Any
     def __init__(self, owner: LedgerConsumer) -> None:
         self.owner = owner
 

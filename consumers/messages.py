@@ -85,7 +85,7 @@ def currency(name: str, value: Any) -> str:
 
 def one_of(*choices: str) -> Check:
     def check(name: str, value: Any) -> str:
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             raise DecodeError("bad_field", f"{name} must be one of {', '.join(choices)}")
         return value
 

@@ -19,7 +19,8 @@ SEQUENCE_HEADER = "smsledger-seq"
 
 def partition_of(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a message keyed by `key`."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(key.encode())  # kafka-python is untyped
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 class PartitionOwnership(Ownership):

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .derived import derive_account, refresh_with, sum_provider_stats
-from .projector import fold_page, originator_hex
+from .folding import originator_hex
+from .projector import fold_page
 from .rows import BatchRows
 from .tables import INDEXES, TABLES, index_names
 from .tracking import locked_position, track

@@ -16,7 +16,8 @@ import orjson
 from smsledger.domain.policies import Policy
 
 from .derived import refresh_with
-from .projector import StoredRow, fold, originator_hex, touched_keys
+from .folding import StoredRow, originator_hex
+from .projector import fold, touched_keys
 from .rebuild import AggregateOrderedLog, rebuild_all
 from .rows import BatchRows
 from .tables import create_statements, relation_names

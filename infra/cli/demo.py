@@ -13,7 +13,8 @@ from smsledger.infra.audit.replay import AuditReport, audit
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.cli.render import end_progress, progress_printer
 from smsledger.infra.settings import Settings
-from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines, write_jsonl
+from smsledger.infra.simulation.config import SimulationConfig
+from smsledger.infra.simulation.simulator import simulate_lines, write_jsonl
 from smsledger.projections.queries import run_query
 
 DEMO_STORE = "sqlite:///./smsledger-demo.db"

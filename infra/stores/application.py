@@ -16,6 +16,7 @@ from eventsourcing.persistence import Mapper, Transcoder
 
 from smsledger.consumers.journal import Batch, Inbound, Parked
 from smsledger.infra.stores.transcoding import FastMapper, OrjsonTranscoder
+from smsledger.projections.db import Database
 
 _ABSENT = object()
 
@@ -35,7 +36,7 @@ class LedgerApplication(Application[UUID]):
 class EventStore:
     """Aggregates by id, cached while this process owns them; the journal; atomic commits."""
 
-    def __init__(self, app: LedgerApplication, database: Any, cache_size: int = 200_000):
+    def __init__(self, app: Application[UUID], database: Database, cache_size: int = 200_000):
         self.app = app
         self.database = database
         self.cache_size = cache_size
@@ -47,7 +48,7 @@ class EventStore:
             self._cache.move_to_end(aggregate_id)
             return None if cached is _ABSENT else cached
         try:
-            aggregate = self.app.repository.get(aggregate_id)
+            aggregate: Aggregate | None = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             aggregate = None
         self._remember(aggregate_id, aggregate)
@@ -74,7 +75,10 @@ class EventStore:
         found: dict[UUID, Any] = {}
         for stored in self.app.recorder.select_events_of(wanted):  # type: ignore[attr-defined]
             event = mapper.to_domain_event(stored)
-            found[stored.originator_id] = event.mutate(found.get(stored.originator_id))
+            # The mapper is typed to return the event protocol; these are aggregate events.
+            found[stored.originator_id] = event.mutate(  # type: ignore[attr-defined]
+                found.get(stored.originator_id)
+            )
         for aggregate_id in wanted:
             self._remember(aggregate_id, found.get(aggregate_id))
 

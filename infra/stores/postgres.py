@@ -42,7 +42,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         if not datastore.pool.closed:
             raise RuntimeError("the connection pool opened before the recorder was created")
         options = f"-c search_path={datastore.schema}"
-        datastore.pool.kwargs = {**(datastore.pool.kwargs or {}), "options": options}
+        kwargs = datastore.pool.kwargs or {}
+        if callable(kwargs):
+            raise RuntimeError("the connection pool's kwargs are a function, not a mapping")
+        datastore.pool.kwargs = {**kwargs, "options": options}
         super().__init__(datastore, events_table_name=events_table_name)
         target = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
@@ -55,7 +58,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self._insert_columns_statement = SQL(
             "{0} SELECT * FROM unnest(%s::{1}[], %s::bigint[], %s::text[], %s::bytea[])"
         ).format(target, id_type)
-        self.sql_create_statements.extend(SQL(s) for s in journal_ddl(POSTGRES_TYPES))  # type: ignore[arg-type]
+        # The library types its statements as Composed; it executes any psycopg Composable.
+        self.sql_create_statements.extend(
+            SQL(s) for s in journal_ddl(POSTGRES_TYPES)  # type: ignore[misc]
+        )
 
     def _insert_stored_events(
         self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -140,7 +146,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         (a transaction's, rows as tuples) or on a connection of its own."""
         statement = SQL("SELECT MAX(notification_id) FROM {0}.{1}").format(
             Identifier(self.datastore.schema), Identifier(self.events_table_name))
-        return self._select(statement, (), cursor)[0][0] or 0  # type: ignore[no-any-return]
+        return self._select(statement, (), cursor)[0][0] or 0
 
     def select_by_aggregate(
         self, after: tuple[Any, int] | None, up_to: int, limit: int,
@@ -148,7 +154,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     ) -> list[tuple[Any, ...]]:
         """(originator id, version, topic, state) in (originator, version) order, of the
         events up to notification id `up_to`, after the key `after`."""
-        start, params = SQL(""), (up_to, limit)
+        start = SQL("")
+        params: tuple[Any, ...] = (up_to, limit)
         if after is not None:
             start = SQL("(originator_id, originator_version) > (%s, %s) AND ")
             params = (*after, up_to, limit)

@@ -153,7 +153,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         without one, in a read transaction of its own."""
         with self._reading(cursor) as c:
             c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
-            return c.fetchone()[0] or 0  # type: ignore[no-any-return]
+            return c.fetchone()[0] or 0
 
     def select_by_aggregate(
         self, after: tuple[Any, int] | None, up_to: int, limit: int, cursor: Any | None = None

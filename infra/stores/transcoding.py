@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
@@ -30,7 +31,7 @@ class OrjsonTranscoder(Transcoder):
         return state
 
 
-class FastMapper(Mapper):
+class FastMapper(Mapper[UUID]):
     """The library's mapper with the per-event work trimmed: topics cached per class and
     the state encoded in one orjson call. Used only without cipher and compressor."""
 
