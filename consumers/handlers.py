@@ -8,6 +8,7 @@ from typing import Protocol
 
 from smsledger.domain import ledger
 from smsledger.domain.account import Account
+from smsledger.domain.closure import ENGINE_REQUEST_PREFIX
 from smsledger.domain.errors import Refused
 from smsledger.domain.order import Order
 from smsledger.domain.policies import Policy
@@ -92,7 +93,9 @@ def deposit_succeeded(ctx: Context, msg: Message) -> Outcome:
         account, account=d["account"], deposit=d["deposit"], amount=d["amount"],
         currency=d["currency"], method=d["method"], at=msg.at, policy=ctx.policy,
     )
-    ctx.touch(account)
+    returned = ledger.return_if_closed(account, deposit=d["deposit"], at=msg.at,
+                                       policy=ctx.policy)
+    ctx.touch(account, *([returned] if returned is not None else []))
     return APPLIED
 
 
@@ -192,6 +195,17 @@ def cancel_requested(ctx: Context, msg: Message) -> Outcome:
     return APPLIED
 
 
+def cancel_failed(ctx: Context, msg: Message) -> Outcome:
+    found = _customer_order(ctx, msg)
+    if isinstance(found, Park):
+        return found
+    order, account = found
+    ledger.cancel_failed(order, account, at=msg.at, detail=msg.data["detail"],
+                         policy=ctx.policy)
+    ctx.touch(order, account)
+    return APPLIED
+
+
 def _bad_sms(complaint: str) -> Handler:
     def handle(ctx: Context, msg: Message) -> Outcome:
         found = _customer_order(ctx, msg)
@@ -209,6 +223,9 @@ def refund_requested(ctx: Context, msg: Message) -> Outcome:
     d = msg.data
     if ctx.refund(d["request"]) is not None:
         raise Refused("duplicate_request", f"refund request {d['request']} exists already")
+    if d["request"].startswith(ENGINE_REQUEST_PREFIX):
+        raise Refused("reserved_request", f"request ids starting {ENGINE_REQUEST_PREFIX!r} "
+                      "name the refunds the ledger makes itself")
     account = _known_account(ctx, d["account"])
     refund = ledger.request_refund(
         account, request=d["request"], reason=d["reason"], requested=d["amount"],
@@ -223,6 +240,16 @@ def refund_details_provided(ctx: Context, msg: Message) -> Outcome:
     if refund is None:
         return Park("request", msg.data["request"])
     refund.provide_details(at=msg.at)
+    ctx.touch(refund)
+    return APPLIED
+
+
+def refund_extended(ctx: Context, msg: Message) -> Outcome:
+    refund = ctx.refund(msg.data["request"])
+    if refund is None:
+        return Park("request", msg.data["request"])
+    ledger.extend_refund(refund, until=msg.data["until"], reason=msg.data["reason"],
+                         at=msg.at, policy=ctx.policy)
     ctx.touch(refund)
     return APPLIED
 
@@ -243,7 +270,8 @@ def account_blocked(ctx: Context, msg: Message) -> Outcome:
     account = _known_account(ctx, msg.data["account"])
     orders = ctx.open_orders(account)
     refunds = [r for r in map(ctx.refund, sorted(account.pending_refunds)) if r is not None]
-    ledger.block(account, orders, refunds, reason=msg.data["reason"], at=msg.at)
+    ledger.block(account, orders, refunds, reason=msg.data["reason"], at=msg.at,
+                 policy=ctx.policy)
     ctx.touch(account, *orders, *refunds)
     return APPLIED
 
@@ -251,8 +279,8 @@ def account_blocked(ctx: Context, msg: Message) -> Outcome:
 def account_closed(ctx: Context, msg: Message) -> Outcome:
     account = _known_account(ctx, msg.data["account"])
     orders = ctx.open_orders(account)
-    ledger.close(account, orders, at=msg.at)
-    ctx.touch(account, *orders)
+    refund = ledger.close(account, orders, at=msg.at, policy=ctx.policy)
+    ctx.touch(account, *orders, *([refund] if refund is not None else []))
     return APPLIED
 
 
@@ -273,8 +301,10 @@ HANDLERS: dict[str, Handler] = {
     "order.cancel_requested": cancel_requested,
     "order.wrong_code_reported": _bad_sms("wrong_code"),
     "order.incomplete_sms_reported": _bad_sms("incomplete_sms"),
+    "order.cancel_failed": cancel_failed,
     "refund.requested": refund_requested,
     "refund.details_provided": refund_details_provided,
+    "refund.extended": refund_extended,
     "refund.paid": refund_paid,
     "account.blocked": account_blocked,
     "account.closed": account_closed,

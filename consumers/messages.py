@@ -83,6 +83,13 @@ def currency(name: str, value: Any) -> str:
     return value
 
 
+def timestamp(name: str, value: Any) -> datetime:
+    try:
+        return parse_time(value)
+    except DecodeError as error:
+        raise DecodeError("bad_field", f"{name}: {error.detail}") from None
+
+
 def one_of(*choices: str) -> Check:
     def check(name: str, value: Any) -> str:
         if not isinstance(value, str) or value not in choices:
@@ -125,11 +132,17 @@ CONTRACT: dict[str, dict[str, tuple[Check, Any]]] = {
     },
     "order.wrong_code_reported": {"order": (ref, REQUIRED), "account": (ref, REQUIRED)},
     "order.incomplete_sms_reported": {"order": (ref, REQUIRED), "account": (ref, REQUIRED)},
+    "order.cancel_failed": {
+        "order": (ref, REQUIRED), "account": (ref, REQUIRED), "detail": (text, ""),
+    },
     "refund.requested": {
         "request": (ref, REQUIRED), "account": (ref, REQUIRED), "amount": (amount, None),
         "reason": (one_of(*REFUND_REASONS), REQUIRED), "details_provided": (flag, False),
     },
     "refund.details_provided": {"request": (ref, REQUIRED)},
+    "refund.extended": {
+        "request": (ref, REQUIRED), "until": (timestamp, REQUIRED), "reason": (text, REQUIRED),
+    },
     "refund.paid": {"request": (ref, REQUIRED), "fee": (fee, 0)},
     "account.blocked": {
         "account": (ref, REQUIRED),

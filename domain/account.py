@@ -39,6 +39,9 @@ class Account(LedgerAggregate):
         self.pending_refunds: dict[str, list[list[Any]]] = {}
         # The purchase position of the latest-bought order that was completed (activated).
         self.completed_purchase_seq = 0
+        # Per completed order, its purchase position: what a reversed completion recomputes
+        # the latest one from.
+        self.completed_seqs: dict[str, int] = {}
         self.last_accepted_seq = 0
         self.waiver: dict[str, str] | None = None
 
@@ -108,6 +111,22 @@ class Account(LedgerAggregate):
             account.completed_purchase_seq = max(
                 account.completed_purchase_seq, self.purchased_seq
             )
+            account.completed_seqs[self.order] = self.purchased_seq
+
+    class CaptureReversed(Aggregate.Event):
+        """A completed order's charge back to `available` (a complaint within the window)."""
+
+        order: str
+        amount: int
+        completed_purchase_seq: int  # the latest completed purchase without this order
+        policy: str
+        rules: tuple[str, ...]
+
+        def apply(self, account: Account) -> None:
+            account.spent -= self.amount
+            account.available += self.amount
+            del account.completed_seqs[self.order]
+            account.completed_purchase_seq = self.completed_purchase_seq
 
     class HoldReleased(Aggregate.Event):
         order: str
@@ -157,6 +176,8 @@ class Account(LedgerAggregate):
 
     class Blocked(Aggregate.Event):
         reason: str
+        policy: str = ""
+        rules: tuple[str, ...] = ()
 
         def apply(self, account: Account) -> None:
             account.status = "blocked"
@@ -164,11 +185,25 @@ class Account(LedgerAggregate):
 
     class Closed(Aggregate.Event):
         forfeited: int
+        policy: str = ""
+        rules: tuple[str, ...] = ()
 
         def apply(self, account: Account) -> None:
             account.status = "closed"
             account.available -= self.forfeited
             account.forfeited += self.forfeited
+
+    class Forfeited(Aggregate.Event):
+        """Money that came back to a closed account (a refund request that expired)."""
+
+        amount: int
+        request: str
+        policy: str
+        rules: tuple[str, ...]
+
+        def apply(self, account: Account) -> None:
+            account.available -= self.amount
+            account.forfeited += self.amount
 
     # Decisions.
 
@@ -227,6 +262,18 @@ class Account(LedgerAggregate):
             purchased_seq=self.hold_seqs[order],
         )
 
+    def reverse_capture(
+        self, *, order: str, amount: int, at: datetime, policy: str, rules: tuple[str, ...]
+    ) -> None:
+        if order not in self.completed_seqs or amount > self.spent:
+            raise InvariantViolated(f"account {self.account} captured nothing for {order}")
+        latest = max((seq for ref, seq in self.completed_seqs.items() if ref != order),
+                     default=0)
+        self.trigger_event(
+            self.CaptureReversed, timestamp=at, order=order, amount=amount,
+            completed_purchase_seq=latest, policy=policy, rules=rules,
+        )
+
     def release(self, *, order: str, reason: str, at: datetime) -> None:
         held = self._hold_of(order)
         self.trigger_event(self.HoldReleased, timestamp=at, order=order, amount=held, reason=reason)
@@ -258,17 +305,28 @@ class Account(LedgerAggregate):
             allocations=self.pending_refunds[request],
         )
 
-    def block(self, *, reason: str, at: datetime) -> None:
-        if self.status != "open":
-            raise Refused(f"account_{self.status}", f"account {self.account} is {self.status}")
-        self.trigger_event(self.Blocked, timestamp=at, reason=reason)
+    def block(self, *, reason: str, at: datetime, policy: str, rules: tuple[str, ...]) -> None:
+        self.ensure_usable()
+        self.trigger_event(self.Blocked, timestamp=at, reason=reason, policy=policy, rules=rules)
 
-    def close(self, *, at: datetime) -> None:
+    def close(self, *, at: datetime, policy: str, rules: tuple[str, ...]) -> None:
         if self.status == "closed":
             raise Refused("account_closed", f"account {self.account} is already closed")
         if self.holds:
             raise InvariantViolated("release the open orders before closing the account")
-        self.trigger_event(self.Closed, timestamp=at, forfeited=self.available)
+        self.trigger_event(
+            self.Closed, timestamp=at, forfeited=self.available, policy=policy, rules=rules
+        )
+
+    def forfeit(
+        self, *, amount: int, request: str, at: datetime, policy: str, rules: tuple[str, ...]
+    ) -> None:
+        if self.status != "closed" or amount > self.available:
+            raise InvariantViolated(f"account {self.account} cannot forfeit {amount}")
+        self.trigger_event(
+            self.Forfeited, timestamp=at, amount=amount, request=request, policy=policy,
+            rules=rules,
+        )
 
     def facts(self) -> AccountFacts:
         return AccountFacts(

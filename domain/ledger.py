@@ -8,20 +8,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import ids
+from . import complaints, ids
 from .account import Account
+from .closure import block as block
+from .closure import close as close
+from .closure import return_deposit
 from .errors import CurrencyMismatch, NotOwner, Refused
 from .order import Order
 from .policies import (
-    ACCOUNT_BLOCKED,
+    ACCOUNT_CLOSED,
     DETAILS_MISSING,
+    ORDER_CANCEL_LOCK,
     ORDER_NUMBER_ALREADY_USED,
     Policy,
-    add_working_days,
     decide_order_refund,
     decide_refund,
 )
 from .refund import RefundRequest
+from .settlement import open_request
+from .settlement import settle as _settle
 
 
 def open_account(
@@ -52,6 +57,15 @@ def deposit(
     return existing
 
 
+def return_if_closed(
+    account: Account, *, deposit: str, at: datetime, policy: Policy
+) -> RefundRequest | None:
+    """A deposit that reached a closed account goes back to its payment method."""
+    if account.status != "closed":
+        return None
+    return return_deposit(account, deposit=deposit, at=at, policy=policy)
+
+
 def accept_waiver(account: Account, *, at: datetime, policy: Policy) -> None:
     if account.waiver is not None:
         raise Refused("waiver_already_recorded", f"account {account.account} waived already")
@@ -78,6 +92,7 @@ def place_order(
     placed = Order.request(
         id=id_, order=order, account=account_ref, service=service, country=country,
         price=price, at=at, window=policy.activation_window, policy=policy.ref,
+        cancel_lock=policy.cancel_lock,
     )
     account.hold(order=order, amount=price, at=at)
     _waiver_by_conduct(account, "order", at, policy)
@@ -100,14 +115,6 @@ def expire_order(order: Order, account: Account) -> None:
     _settle(order, account)
 
 
-def _settle(order: Order, account: Account) -> None:
-    at = order.modified_on
-    if order.state == "completed":
-        account.capture(order=order.order, amount=order.charged, at=at)
-    else:
-        account.release(order=order.order, reason=order.state, at=at)
-
-
 def fail_order(order: Order, account: Account, *, reason: str, at: datetime) -> None:
     order.fail(reason=reason, at=at)
     _settle(order, account)
@@ -122,15 +129,39 @@ def cancel(
             forced=True,
         )
     else:
-        order.cancel(at=at, reason=reason or "customer", policy=policy.ref,
-                     lock=policy.cancel_lock)
+        lock = order.cancel_lock
+        order.cancel(at=at, reason=reason or "customer", policy=policy.ref, lock=lock,
+                     rules=(ORDER_CANCEL_LOCK,) if lock else ())
+    _settle(order, account)
+
+
+def cancel_failed(
+    order: Order, account: Account, *, at: datetime, detail: str, policy: Policy
+) -> None:
+    """The customer or support reports that the cancel button failed (`complaints`)."""
+    if order.is_final:
+        order.check("force_cancel")  # refused: order_closed
+    ruling = complaints.cancel_failed(policy, sms_count=order.sms_count, code=order.code)
+    if ruling.action == "refuse":
+        raise Refused(ruling.refusal, f"{policy.ref} does not refund a failed cancel of "
+                      f"{order.order} in state {order.state}", rules=ruling.rules)
+    lock = order.cancel_lock
+    order.cancel(
+        at=at, reason="cancel_failed", policy=policy.ref,
+        rules=ruling.rules + ((ORDER_CANCEL_LOCK,) if lock else ()),
+        forced=ruling.action == "force_cancel", lock=lock, detail=detail,
+    )
     _settle(order, account)
 
 
 def report_bad_sms(
     order: Order, account: Account, *, complaint: str, at: datetime, policy: Policy
 ) -> None:
-    """A wrong code or an incomplete text: refunded to the balance when the policy says so."""
+    """A wrong code or an incomplete text: refunded to the balance when the policy says so;
+    after completion, only within the policy's complaint window (the capture reversed)."""
+    if order.state == "completed":
+        _complain_after_completion(order, account, complaint=complaint, at=at, policy=policy)
+        return
     order.check("refund", "no_sms_received")
     decision = decide_order_refund(policy, complaint, order.text_complete)
     if not decision.refund:
@@ -140,30 +171,23 @@ def report_bad_sms(
     _settle(order, account)
 
 
-def block(
-    account: Account, open_orders: list[Order], unpaid_refunds: list[RefundRequest], *,
-    reason: str, at: datetime,
+def _complain_after_completion(
+    order: Order, account: Account, *, complaint: str, at: datetime, policy: Policy
 ) -> None:
-    """Blocked: open orders are cancelled and released, and no refund is made (both
-    policies), so refunds not yet paid are withdrawn and their money stays on the balance."""
-    account.block(reason=reason, at=at)
-    _cancel_all(account, open_orders, reason="account_blocked", at=at)
-    for refund in unpaid_refunds:
-        refund.withdraw(rule=ACCOUNT_BLOCKED, at=at)
-        account.release_refund(request=refund.request, amount=refund.amount, at=at)
-
-
-def close(account: Account, open_orders: list[Order], *, at: datetime) -> None:
-    if account.status == "closed":
-        raise Refused("account_closed", f"account {account.account} is already closed")
-    _cancel_all(account, open_orders, reason="account_closed", at=at)
-    account.close(at=at)
-
-
-def _cancel_all(account: Account, orders: list[Order], *, reason: str, at: datetime) -> None:
-    for order in orders:
-        order.cancel(at=at, reason=reason, policy="", forced=True)
-        _settle(order, account)
+    late = complaints.late_complaint_refusal(
+        policy, account_status=account.status, completed_at=order.completed_at, now=at
+    )
+    if late is not None:
+        raise Refused(late.refusal, f"{policy.ref}: {complaint} about completed {order.order}",
+                      rules=late.rules)
+    decision = decide_order_refund(policy, complaint, order.text_complete)
+    if not decision.refund:
+        raise Refused("policy_refuses", f"{policy.ref} does not refund {complaint}",
+                      rules=(decision.rule,))
+    rules, charged = (decision.rule,), order.charged
+    order.reverse_completion(complaint=complaint, at=at, policy=policy.ref, rules=rules)
+    account.reverse_capture(order=order.order, amount=charged, at=at, policy=policy.ref,
+                            rules=rules)
 
 
 def request_refund(
@@ -174,19 +198,8 @@ def request_refund(
         policy, account.facts(), reason=reason, requested=requested,
         details_provided=details_provided, now=at,
     )
-    refund = RefundRequest.decide(
-        id=ids.refund_request_id(request), request=request, account=account.account,
-        reason=reason, requested=requested, decision=decision, policy=policy.ref, at=at,
-        details_due=at + policy.details_window if policy.details_window else None,
-        review_due=add_working_days(at, policy.review_working_days),
-        payout_due=at + policy.payout_window if policy.payout_window else None,
-    )
-    if decision.status != "rejected":
-        account.reserve_refund(
-            request=request, amount=decision.amount, allocations=refund.allocations,
-            policy=policy.ref, at=at,
-        )
-    return refund
+    return open_request(account, decision, request=request, reason=reason,
+                        requested=requested, at=at, policy=policy)
 
 
 def pay_refund(refund: RefundRequest, account: Account, *, fee: int, at: datetime) -> None:
@@ -195,5 +208,18 @@ def pay_refund(refund: RefundRequest, account: Account, *, fee: int, at: datetim
 
 
 def expire_refund(refund: RefundRequest, account: Account) -> None:
+    """No payment details in time: the money goes back to the balance, and is forfeited
+    when that balance belongs to a closed (deleted) account."""
     refund.expire(DETAILS_MISSING)
-    account.release_refund(request=refund.request, amount=refund.amount, at=refund.modified_on)
+    at = refund.modified_on
+    account.release_refund(request=refund.request, amount=refund.amount, at=at)
+    if account.status == "closed" and refund.amount:
+        account.forfeit(amount=refund.amount, request=refund.request, at=at,
+                        policy=refund.policy, rules=(DETAILS_MISSING, ACCOUNT_CLOSED))
+
+
+def extend_refund(
+    refund: RefundRequest, *, until: datetime, reason: str, at: datetime, policy: Policy
+) -> None:
+    """Support moves the payout due time ("the refund period may be extended")."""
+    refund.extend(until=until, reason=reason, at=at, policy=policy.ref)

@@ -20,7 +20,8 @@ class OrderLifecycle(StateMachine):
     waiting_sms = State()
     sms_received = State()
     waiting_retry = State()
-    completed = State(final=True)
+    # Not final: a complaint within the policy's complaint window reverses the capture.
+    completed = State()
     cancelled = State(final=True)
     timed_out = State(final=True)
     failed = State(final=True)
@@ -43,6 +44,7 @@ class OrderLifecycle(StateMachine):
     )
     time_out = waiting_sms.to(timed_out)
     refund = sms_received.to(refunded) | waiting_retry.to(refunded)
+    reverse_completion = completed.to(refunded)
 
 
 def _derive_table() -> dict[tuple[str, str], str]:
@@ -56,10 +58,21 @@ def _derive_table() -> dict[tuple[str, str], str]:
 
 TRANSITIONS: MappingProxyType[tuple[str, str], str] = MappingProxyType(_derive_table())
 STATES: tuple[str, ...] = tuple(s.id for s in OrderLifecycle.states)
-FINAL_STATES: frozenset[str] = frozenset(s.id for s in OrderLifecycle.states if s.final)
-OPEN_STATES: frozenset[str] = frozenset(
-    s.id for s in OrderLifecycle.states if not s.final and not s.initial
+# Transitions out of a settled order: the money was captured, but a complaint can still
+# reverse it.
+AFTER_SALE_TRANSITIONS: frozenset[str] = frozenset({"reverse_completion"})
+SETTLED_STATES: frozenset[str] = frozenset(
+    source for source, event in TRANSITIONS if event in AFTER_SALE_TRANSITIONS
 )
+# The states an order's activation ends in: the machine's final states and the settled
+# ones. Nothing is held for an order in them, and no provider message moves it any more.
+FINAL_STATES: frozenset[str] = frozenset(
+    s.id for s in OrderLifecycle.states if s.final
+) | SETTLED_STATES
+# The states that hold the order's price.
+OPEN_STATES: frozenset[str] = frozenset(
+    s.id for s in OrderLifecycle.states if not s.initial
+) - FINAL_STATES
 TRANSITION_NAMES: frozenset[str] = frozenset(event for _, event in TRANSITIONS)
 
 

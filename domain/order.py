@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate
 from .aggregate import LedgerAggregate
 from .errors import Refused, TransitionRejected
 from .lifecycle import FINAL_STATES, target_of
+from .policies import ORDER_CANCEL_LOCK
 
 
 class Order(LedgerAggregate):
@@ -30,6 +31,8 @@ class Order(LedgerAggregate):
         self.released = 0
         self.reason: str | None = None
         self.deadline: datetime | None  # set by `Requested` and `Rejected`
+        self.cancel_lock_seconds = 0
+        self.completed_at: datetime | None = None
 
     class Requested(Aggregate.Created):
         order: str
@@ -39,10 +42,12 @@ class Order(LedgerAggregate):
         price: int
         deadline: datetime
         policy: str
+        cancel_lock: int = 0  # seconds after issue (or request) before a cancel is allowed
 
         def apply(self, order: Order) -> None:
             order._set_request(self)
             order.deadline = self.deadline
+            order.cancel_lock_seconds = self.cancel_lock
             order.state = "requested"
 
     class Rejected(Aggregate.Created):
@@ -101,16 +106,20 @@ class Order(LedgerAggregate):
     class Completed(Aggregate.Event):
         charged: int
         released: int
-        by: str  # "customer" or "window"
+        by: str  # "customer", "window", "account_blocked" or "account_closed"
+        policy: str = ""
+        rules: tuple[str, ...] = ()
 
         def apply(self, order: Order) -> None:
             order._close("completed", None, released=self.released, charged=self.charged)
+            order.completed_at = self.timestamp
 
     class Cancelled(Aggregate.Event):
         reason: str
         released: int
         policy: str
         rules: tuple[str, ...]
+        detail: str = ""
 
         def apply(self, order: Order) -> None:
             order._close("cancelled", self.reason, released=self.released)
@@ -124,6 +133,18 @@ class Order(LedgerAggregate):
     class Refunded(Aggregate.Event):
         complaint: str
         released: int
+        policy: str
+        rules: tuple[str, ...]
+
+        def apply(self, order: Order) -> None:
+            order._close("refunded", self.complaint, released=self.released)
+
+    class CompletionReversed(Aggregate.Event):
+        """A complaint within the complaint window: the charge goes back to the balance."""
+
+        complaint: str
+        reversed: int  # the charge returned
+        released: int  # all the balance got back for this order: its whole price
         policy: str
         rules: tuple[str, ...]
 
@@ -151,10 +172,12 @@ class Order(LedgerAggregate):
     def request(
         cls, *, id: UUID, order: str, account: str, service: str, country: str,  # noqa: A002
         price: int, at: datetime, window: timedelta, policy: str,
+        cancel_lock: timedelta = timedelta(0),
     ) -> Order:
         return cls._create(
             cls.Requested, id=id, timestamp=at, order=order, account=account, service=service,
             country=country, price=price, deadline=at + window, policy=policy,
+            cancel_lock=int(cancel_lock.total_seconds()),
         )
 
     @classmethod
@@ -170,6 +193,11 @@ class Order(LedgerAggregate):
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+    @property
+    def cancel_lock(self) -> timedelta:
+        """The early-cancel lock recorded when the order was accepted."""
+        return timedelta(seconds=self.cancel_lock_seconds)
 
     @property
     def capture_amount(self) -> int:
@@ -208,28 +236,34 @@ class Order(LedgerAggregate):
         self.check("request_another_sms", "no_sms_to_replace")
         self.trigger_event(self.AnotherSmsRequested, timestamp=at)
 
-    def complete(self, *, at: datetime, by: str) -> None:
+    def complete(
+        self, *, at: datetime, by: str, policy: str = "", rules: tuple[str, ...] = ()
+    ) -> None:
         self.check("complete", "no_sms_received")
         charged = self.capture_amount
         self.trigger_event(
-            self.Completed, timestamp=at, charged=charged, released=self.price - charged, by=by
+            self.Completed, timestamp=at, charged=charged, released=self.price - charged, by=by,
+            policy=policy, rules=rules,
         )
 
     def cancel(
         self, *, at: datetime, reason: str, policy: str, rules: tuple[str, ...] = (),
-        forced: bool = False, lock: timedelta = timedelta(0),
+        forced: bool = False, lock: timedelta = timedelta(0), detail: str = "",
     ) -> None:
+        """`forced`: from any open state (else not once an SMS arrived); `lock`: refused
+        until that long after the number was issued (or requested, while none is)."""
         if forced:
             self.check("force_cancel")
         else:
             refusal = "code_received" if self.state in ("sms_received", "waiting_retry") else None
             self.check("cancel", refusal)
-            started = self.issued_at or self.requested_at
-            if at < started + lock:
-                raise Refused("cancel_locked", f"cancel allowed from {started + lock}")
+        started = self.issued_at or self.requested_at
+        if (lock or not forced) and at < started + lock:
+            raise Refused("cancel_locked", f"cancel allowed from {started + lock} ({policy})",
+                          rules=(ORDER_CANCEL_LOCK,))
         self.trigger_event(
             self.Cancelled, timestamp=at, reason=reason, released=self.price,
-            policy=policy, rules=rules,
+            policy=policy, rules=rules, detail=detail,
         )
 
     def expire(self) -> None:
@@ -251,4 +285,13 @@ class Order(LedgerAggregate):
         self.trigger_event(
             self.Refunded, timestamp=at, complaint=complaint, released=self.price,
             policy=policy, rules=(rule,),
+        )
+
+    def reverse_completion(
+        self, *, complaint: str, at: datetime, policy: str, rules: tuple[str, ...]
+    ) -> None:
+        self.check("reverse_completion")
+        self.trigger_event(
+            self.CompletionReversed, timestamp=at, complaint=complaint, reversed=self.charged,
+            released=self.price, policy=policy, rules=rules,
         )

@@ -6,7 +6,7 @@ event records `policy.ref` and the ids of the rules that decided it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from .money import Allocation, DepositRecord, allocate_newest_first
@@ -30,6 +30,19 @@ ORDER_INCOMPLETE_SMS = "order.incomplete_sms"
 ORDER_SMS_RECEIVED = "order.sms_received"
 ORDER_CODE_DISPLAYED = "order.code_displayed"
 ORDER_NUMBER_ALREADY_USED = "order.number_already_used"
+ORDER_CODE_DELIVERED = "order.code_delivered"
+ORDER_SMS_NOT_RECEIVED = "order.sms_not_received"
+ORDER_CANCEL_ERROR = "order.cancel_error"
+ORDER_CANCEL_LOCK = "order.cancel_lock"
+ORDER_COMPLAINT_WINDOW = "order.complaint_window"
+DEPOSIT_AFTER_CLOSURE = "deposit.after_closure"
+REQUEST_EXTENDED = "request.period_extended"
+
+# Where a refund to the payment method is paid: back through the method the deposits were
+# paid with, or by an alternative the support offers ("not all payment methods support
+# refunds ... we will offer alternative refund options").
+ROUTE_ORIGINAL = "original_method"
+ROUTE_ALTERNATIVE = "alternative"
 
 REFUND_REASONS = ("service_problem", "accidental", "third_party_incompatibility", "other")
 
@@ -57,6 +70,14 @@ class Policy:
     refunds_incomplete_sms: bool = False
     number_already_used_cancels: bool = False
     eu_waiver_by_conduct: bool = False
+    # How long after completion a wrong-code or incomplete-SMS report still reverses the
+    # capture (None: never; the complaint must come while the order is open).
+    complaint_window: timedelta | None = None
+    # A reported failure of the cancel button releases the hold from any open state
+    # without a code (else only as an ordinary cancel, before any SMS arrived).
+    refunds_cancel_error: bool = False
+    # Deposit methods a refund can be paid back through; the others go an alternative way.
+    original_route_methods: frozenset[str] = frozenset({"card"})
 
     @property
     def ref(self) -> str:
@@ -73,6 +94,8 @@ SMS_SERVICE = Policy(
     refunds_wrong_code=True,
     refunds_incomplete_sms=True,
     number_already_used_cancels=True,
+    complaint_window=timedelta(hours=24),
+    refunds_cancel_error=True,
 )
 
 ONE_THOUSAND_ONE_SMS = Policy(
@@ -95,9 +118,18 @@ def policy_named(name: str, *, cancel_lock_seconds: int | None = None) -> Policy
         raise ValueError(f"unknown policy {name!r}; known policies: {known}") from None
     if cancel_lock_seconds is None:
         return policy
-    from dataclasses import replace
-
+    if cancel_lock_seconds < 0:
+        raise ValueError(f"the cancel lock must be 0 or more seconds, not {cancel_lock_seconds}")
     return replace(policy, cancel_lock=timedelta(seconds=cancel_lock_seconds))
+
+
+def refund_route(policy: Policy, methods: set[str]) -> str | None:
+    """How a refund drawn from deposits of these methods is paid (None: nothing to pay)."""
+    if not methods:
+        return None
+    if methods <= policy.original_route_methods:
+        return ROUTE_ORIGINAL
+    return ROUTE_ALTERNATIVE
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate
 
 from .aggregate import LedgerAggregate
 from .errors import Refused
-from .policies import DETAILS_MISSING, RefundDecision
+from .policies import DETAILS_MISSING, REQUEST_EXTENDED, RefundDecision
 
 OPEN_REFUND_STATUSES = frozenset({"awaiting_details", "approved"})
 
@@ -33,6 +33,7 @@ class RefundRequest(LedgerAggregate):
         self.details_due: datetime | None
         self.review_due: datetime | None
         self.payout_due: datetime | None
+        self.route: str | None
         self.fee = 0
         self.paid_at: datetime | None = None
 
@@ -49,6 +50,7 @@ class RefundRequest(LedgerAggregate):
         details_due: datetime | None
         review_due: datetime | None
         payout_due: datetime | None
+        route: str | None = None  # original_method / alternative; None: nothing to pay
 
         def apply(self, refund: RefundRequest) -> None:
             refund.request = self.request
@@ -64,6 +66,7 @@ class RefundRequest(LedgerAggregate):
             refund.details_due = self.details_due
             refund.review_due = self.review_due
             refund.payout_due = self.payout_due
+            refund.route = self.route
 
     class DetailsProvided(Aggregate.Event):
         def apply(self, refund: RefundRequest) -> None:
@@ -83,11 +86,23 @@ class RefundRequest(LedgerAggregate):
         """A refund not yet paid is refused after all (the account was blocked)."""
 
         rules: list[str]
+        policy: str = ""
 
         def apply(self, refund: RefundRequest) -> None:
             refund.status = "rejected"
             refund.rules = [*refund.rules, *(r for r in self.rules if r not in refund.rules)]
             refund.details_due = None
+
+    class Extended(Aggregate.Event):
+        """The refund period is extended ("for reasons beyond SMS SERVICE's control")."""
+
+        payout_due: datetime
+        reason: str
+        policy: str
+        rules: tuple[str, ...]
+
+        def apply(self, refund: RefundRequest) -> None:
+            refund.payout_due = self.payout_due
 
     class Paid(Aggregate.Event):
         fee: int
@@ -102,6 +117,7 @@ class RefundRequest(LedgerAggregate):
         cls, *, id: UUID, request: str, account: str, reason: str,  # noqa: A002
         requested: int | None, decision: RefundDecision, policy: str, at: datetime,
         details_due: datetime | None, review_due: datetime | None, payout_due: datetime | None,
+        route: str | None = None,
     ) -> RefundRequest:
         return cls._create(
             cls.Decided, id=id, timestamp=at, request=request, account=account, reason=reason,
@@ -111,6 +127,7 @@ class RefundRequest(LedgerAggregate):
             details_due=details_due if decision.status == "awaiting_details" else None,
             review_due=review_due if decision.status != "rejected" else None,
             payout_due=payout_due if decision.status != "rejected" else None,
+            route=route if decision.status != "rejected" else None,
         )
 
     @property
@@ -127,10 +144,22 @@ class RefundRequest(LedgerAggregate):
             raise Refused("not_awaiting_details", f"refund {self.request} is {self.status}")
         self.trigger_event(self.Expired, timestamp=self.details_due, rules=[rule])
 
-    def withdraw(self, *, rule: str, at: datetime) -> None:
+    def withdraw(self, *, rule: str, at: datetime, policy: str = "") -> None:
         if self.status not in OPEN_REFUND_STATUSES:
             raise Refused("not_open", f"refund {self.request} is {self.status}")
-        self.trigger_event(self.Withdrawn, timestamp=at, rules=[rule])
+        self.trigger_event(self.Withdrawn, timestamp=at, rules=[rule], policy=policy)
+
+    def extend(self, *, until: datetime, reason: str, at: datetime, policy: str) -> None:
+        """Move the payout due time later; only an open request has one to move."""
+        if self.status not in OPEN_REFUND_STATUSES:
+            raise Refused("not_open", f"refund {self.request} is {self.status}")
+        due = self.payout_due or self.review_due
+        if due is not None and until <= due:
+            raise Refused("not_an_extension", f"refund {self.request} is due {due} already")
+        self.trigger_event(
+            self.Extended, timestamp=at, payout_due=until, reason=reason, policy=policy,
+            rules=(REQUEST_EXTENDED,),
+        )
 
     def pay(self, *, fee: int, at: datetime) -> None:
         if self.status == "paid":

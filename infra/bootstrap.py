@@ -52,8 +52,8 @@ class Ledger:
 
 def bootstrap(settings: Settings) -> Ledger:
     """Open the store and settle the policy: a store keeps the policy it was run with."""
-    if settings.policy is not None:
-        policy_named(settings.policy)  # an unknown name fails before anything is opened
+    # An unknown policy name or a negative cancel lock fails before anything is opened.
+    policy_named(settings.policy or DEFAULT_POLICY, cancel_lock_seconds=settings.cancel_lock)
     tune_collector()  # every process that opens a ledger keeps a large, long-lived heap
     opened = open_store(settings.store)
     try:
@@ -68,4 +68,6 @@ def bootstrap(settings: Settings) -> Ledger:
             f"{settings.policy!r} (omit --policy to use the store's)"
         )
     runner.create_tables(opened.database)
-    return Ledger(settings, opened, policy_named(settings.policy or stored or DEFAULT_POLICY))
+    policy = policy_named(settings.policy or stored or DEFAULT_POLICY,
+                          cancel_lock_seconds=settings.cancel_lock)
+    return Ledger(settings, opened, policy)

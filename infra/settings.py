@@ -82,6 +82,8 @@ class Settings:
     policy: str | None = None  # None: the store's own policy, else DEFAULT_POLICY
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     batch_size: int = 8000
+    # The early-cancel lock in seconds for new orders (None: the policy's own, 0 s).
+    cancel_lock: int | None = None
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -134,4 +136,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         policy=env.get("SMSLEDGER_POLICY") or None,
         kafka=kafka,
         batch_size=_env_int(env, "SMSLEDGER_BATCH", Settings.batch_size),
+        cancel_lock=_env_lock(env),
     )
+
+
+def _env_lock(env: Mapping[str, str]) -> int | None:
+    raw = env.get("SMSLEDGER_CANCEL_LOCK")
+    return None if raw is None or raw == "" else _env_int(env, "SMSLEDGER_CANCEL_LOCK", 0)

@@ -81,6 +81,11 @@ def _refund_released(rows: BatchRows, row: Row, version: int, e: dict[str, Any])
     _allocate(rows, row, e["allocations"], -1)
 
 
+def _capture_reversed(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
+    _move(row, "spent", "available", e["amount"])
+    row["completed_purchase_seq"] = e["completed_purchase_seq"]
+
+
 def _account_closed(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> None:
     _move(row, "available", "forfeited", e["forfeited"])
     row["status"] = "closed"
@@ -94,12 +99,14 @@ _ACCOUNT_CHANGES: dict[type, Callable[[BatchRows, Row, int, dict[str, Any]], Non
     Account.FundsHeld: _held,
     Account.HoldCaptured: _captured,
     Account.HoldReleased: lambda rows, row, v, e: _move(row, "held", "available", e["amount"]),
+    Account.CaptureReversed: _capture_reversed,
     Account.RefundReserved: _reserved,
     Account.RefundPaidOut: lambda rows, row, v, e: _move(
         row, "refund_pending", "refunded_out", e["amount"]),
     Account.RefundReleased: _refund_released,
     Account.Blocked: lambda rows, row, v, e: row.update(status="blocked"),
     Account.Closed: _account_closed,
+    Account.Forfeited: lambda rows, row, v, e: _move(row, "available", "forfeited", e["amount"]),
 }
 
 

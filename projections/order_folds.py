@@ -96,6 +96,16 @@ def _closed(state: str) -> Fold:
     return fold_closed
 
 
+def _completion_reversed(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
+    row = _order(rows, key)
+    row.update(state="refunded", charged=0, released=e["released"], reason=e["complaint"],
+               closed_at=z(e["timestamp"]))
+    if row["provider"] is not None and rows.count_stats:
+        stats = _group(rows, row)
+        stats["revenue"] -= e["reversed"]
+        stats["refunded"] += 1
+
+
 ORDER_FOLDS: dict[str, Fold] = {
     get_topic(Order.Requested): _order_created,
     get_topic(Order.Rejected): _order_created,
@@ -107,4 +117,5 @@ ORDER_FOLDS: dict[str, Fold] = {
     get_topic(Order.Cancelled): _closed("cancelled"),
     get_topic(Order.TimedOut): _closed("timed_out"),
     get_topic(Order.Refunded): _closed("refunded"),
+    get_topic(Order.CompletionReversed): _completion_reversed,
 }

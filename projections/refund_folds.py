@@ -20,7 +20,7 @@ def _decided(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None
         "rules": ",".join(e["rules"]), "policy": e["policy"],
         "requested_at": z(e["timestamp"]), "details_due": z(e["details_due"]),
         "review_due": z(e["review_due"]), "payout_due": z(e["payout_due"]), "paid_at": None,
-        "overdue": 0,
+        "overdue": 0, "route": e.get("route"),
     })
 
 
@@ -52,6 +52,8 @@ def _withdrawn(row: Row, e: dict[str, Any]) -> None:
 
 
 REFUND_FOLDS: dict[str, Fold] = {
+    get_topic(RefundRequest.Extended): _refund_fold(
+        lambda row, e: row.update(payout_due=z(e["payout_due"]))),
     get_topic(RefundRequest.Decided): _decided,
     get_topic(RefundRequest.DetailsProvided): _refund_fold(_details_provided),
     get_topic(RefundRequest.Expired): _refund_fold(_expired),

@@ -41,7 +41,7 @@ TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
             ("reason", "TEXT"), ("requested", "BIGINT"), ("amount", "BIGINT"), ("fee", "BIGINT"),
             ("rules", "TEXT"), ("policy", "TEXT"), ("requested_at", "TEXT"),
             ("details_due", "TEXT"), ("review_due", "TEXT"), ("payout_due", "TEXT"),
-            ("paid_at", "TEXT"), ("overdue", "BIGINT"),
+            ("paid_at", "TEXT"), ("overdue", "BIGINT"), ("route", "TEXT"),
         ),
         ("id",),
     ),

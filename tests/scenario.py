@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from smsledger.consumers.ingest import ingest_lines
+from smsledger.domain import ids
 from smsledger.infra.bootstrap import Ledger, bootstrap
 from smsledger.infra.settings import Settings
 from smsledger.projections.queries import run_query
@@ -111,14 +112,21 @@ class Outcome:
     def rejection_reasons(self) -> list[str]:
         return [r["reason"] for r in self.query("rejections")]
 
+    def events(self, kind: str, ref: str) -> list[Any]:
+        """The stored events of the order, account or refund request `ref`."""
+        make = {"order": ids.order_id, "account": ids.account_id,
+                "request": ids.refund_request_id}[kind]
+        return list(self.ledger.opened.app.events.get(make(ref)))
+
 
 def run(
     messages: Scenario | list[bytes], *, policy: str = "sms-service", store: str | None = None,
-    batch_size: int = 100,
+    batch_size: int = 100, cancel_lock: int | None = None,
 ) -> Outcome:
     """Ingest the messages on a fresh store (in memory unless given) and catch projections up."""
     lines = messages.lines() if isinstance(messages, Scenario) else messages
-    ledger = bootstrap(Settings(store=store or memory_store_url(), policy=policy))
+    ledger = bootstrap(Settings(store=store or memory_store_url(), policy=policy,
+                                cancel_lock=cancel_lock))
     counts = ingest_lines(ledger.engine(), lines, source="test", batch_size=batch_size)
     ledger.catch_up()
     return Outcome(ledger, counts.as_dict())

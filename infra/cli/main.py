@@ -18,6 +18,7 @@ from smsledger.infra.audit.replay import audit
 from smsledger.infra.bootstrap import Ledger, bootstrap
 from smsledger.infra.cli import history as history_mod
 from smsledger.infra.cli.inputs import UsageError, open_input
+from smsledger.infra.cli.policy_options import add_cancel_lock
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
 from smsledger.infra.stores.selection import StoreError
@@ -142,7 +143,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                               bad_input_share=args.bad_input)
     store = args.store or None
     policy = settings.policy or DEFAULT_POLICY
-    summary = run_demo(config, policy=policy, store=store, emit=args.emit)
+    summary = run_demo(config, policy=policy, store=store, emit=args.emit,
+                       cancel_lock=settings.cancel_lock)
     print(f"policy {policy}, seed {args.seed}, {args.accounts} accounts, "
           f"{args.days} day(s), store {store or 'sqlite:///./smsledger-demo.db'}")
     print(format_summary(summary))
@@ -166,10 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emit", metavar="FILE", help="also write the messages as JSONL")
     p.add_argument("--bad-input", type=float, default=0.01, metavar="SHARE",
                    help="share of hostile lines mixed in (default 0.01)")
+    add_cancel_lock(p)
 
     p = sub.add_parser("ingest", parents=[common], help="process inbound messages (JSONL)")
     p.add_argument("file", metavar="FILE|-")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_cancel_lock(p)
 
     p = sub.add_parser("project", parents=[common], help="catch projections up, or rebuild")
     p.add_argument("--rebuild", action="store_true",
@@ -204,7 +208,12 @@ def settings_for(args: argparse.Namespace) -> Settings:
         settings,
         store=getattr(args, "store", None) or settings.store,
         policy=getattr(args, "policy", None) or settings.policy,
+        cancel_lock=_given(getattr(args, "cancel_lock", None), settings.cancel_lock),
     )
+
+
+def _given(flag: int | None, env: int | None) -> int | None:
+    return env if flag is None else flag
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from smsledger.infra.cli.policy_options import add_cancel_lock
 from smsledger.infra.settings import KafkaSettings, Settings, Topics
 
 
@@ -40,6 +41,7 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
     _kafka_options(p)
     p.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
                    help="exit 0 once nothing has arrived for this long")
+    add_cancel_lock(p)
 
     p = sub.add_parser("relay", parents=[common], help="publish domain events to Kafka")
     _kafka_options(p)

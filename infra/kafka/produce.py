@@ -11,6 +11,7 @@ import orjson
 from kafka import KafkaProducer
 
 from smsledger.consumers.partitions import SEQUENCE_HEADER
+from smsledger.domain.closure import closure_request, returned_deposit_request
 from smsledger.infra.kafka.clients import make_producer
 from smsledger.infra.kafka.topics import ensure_topics
 from smsledger.infra.settings import KafkaSettings, Topics
@@ -18,6 +19,9 @@ from smsledger.infra.settings import KafkaSettings, Topics
 PROVIDER_TYPES = frozenset({"number.issued", "number.unavailable", "sms.delivered"})
 PAYMENT_TYPES = frozenset({"deposit.succeeded", "refund.paid"})
 CLOCK_TICK = "clock.tick"
+# What the router learns account ownership from before anything is sent.
+LEARNED_TYPES = frozenset({"order.requested", "refund.requested", "account.closed",
+                           "deposit.succeeded"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Router:
         self.topics = topics
         self.order_accounts: dict[str, str] = {}
         self.request_accounts: dict[str, str] = {}
+        self.closed: set[str] = set()
 
     def route(self, line: bytes) -> Route:
         message = _parse(line)
@@ -82,6 +87,7 @@ class Router:
                 self.order_accounts.setdefault(order, account)
             if kind == "refund.requested" and request is not None:
                 self.request_accounts.setdefault(request, account)
+            self._engine_requests(kind, account, data)
             return account
         if order is not None and order in self.order_accounts:
             return self.order_accounts[order]
@@ -89,11 +95,21 @@ class Router:
             return self.request_accounts.get(request)
         return None
 
+    def _engine_requests(self, kind: Any, account: str, data: dict[str, Any]) -> None:
+        """The refund requests a closure makes, and those returning later deposits, belong
+        to the closed account: payouts naming them are routed there."""
+        if kind == "account.closed":
+            self.closed.add(account)
+            self.request_accounts.setdefault(closure_request(account), account)
+        deposit = _text(data.get("deposit"))
+        if kind == "deposit.succeeded" and account in self.closed and deposit is not None:
+            self.request_accounts.setdefault(returned_deposit_request(account, deposit), account)
+
     def learn(self, line: bytes) -> None:
         """Note which account owns an order or refund request, before anything is sent:
         a provider message may come before its order in the stream."""
         message = _parse(line)
-        if message is not None and message.get("type") in ("order.requested", "refund.requested"):
+        if message is not None and message.get("type") in LEARNED_TYPES:
             data = message.get("data")
             self._account(message["type"], data if isinstance(data, dict) else {})
 

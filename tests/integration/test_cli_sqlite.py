@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
+from smsledger.domain.closure import closure_request, returned_deposit_request
 from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines, write_jsonl
 from smsledger.projections.tables import index_names
 
@@ -29,7 +30,9 @@ FIELDS = {
     "orders": {"order", "account", "state", "service", "country", "provider", "price",
                "charged", "released", "reason"},
     "deposits": {"deposit", "account", "method", "amount", "at", "refundable", "blocked_by"},
-    "refunds": {"request", "account", "status", "requested", "amount", "fee", "rules"},
+    # ... plus how and when it is paid out (issue 13).
+    "refunds": {"request", "account", "status", "requested", "amount", "fee", "rules",
+                "route", "payout_due", "overdue"},
 }
 AMOUNTS = {
     "balances": FIELDS["balances"] - {"account", "currency"},
@@ -242,7 +245,11 @@ def test_views_use_the_ids_of_the_input_and_balances_add_up(
     balances = query(store, "balances")
     assert {row["account"] for row in balances} <= inputs["account"]
     assert {row["order"] for row in query(store, "orders")} <= inputs["order"]
-    assert {row["request"] for row in query(store, "refunds")} <= inputs["request"]
+    # Besides the customers' requests, those a closure makes and those returning a deposit.
+    engine_made = {closure_request(a) for a in inputs["account"]} | {
+        returned_deposit_request(a, d) for a in inputs["account"] for d in inputs["deposit"]}
+    assert {row["request"] for row in query(store, "refunds")} <= (
+        inputs["request"] | engine_made)
     deposits = query(store, "deposits")
     assert {row["deposit"] for row in deposits} <= inputs["deposit"]
     assert sum(row["amount"] for row in deposits) == sum(row["deposited"] for row in balances)

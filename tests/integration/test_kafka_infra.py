@@ -124,6 +124,8 @@ def message_id(record: ConsumerRecord) -> str:
         ("sms.delivered", "provider"),
         ("deposit.succeeded", "payments"),
         ("refund.paid", "payments"),
+        ("refund.extended", "customer"),
+        ("order.cancel_failed", "customer"),
         ("account.opened", "customer"),
         ("order.requested", "customer"),
         ("order.wrong_code_reported", "customer"),
@@ -143,6 +145,23 @@ def test_router_keeps_the_first_owner_of_an_order() -> None:
     router.route(line("m-1", "order.requested", {"account": "a-1", "order": "o-1"}))
     router.route(line("m-2", "order.requested", {"account": "a-2", "order": "o-1"}))
     assert router.route(line("m-3", "sms.delivered", {"order": "o-1"})).key == b"a-1"
+
+
+def test_router_sends_payouts_of_a_closures_refunds_to_the_closed_account() -> None:
+    """A closure makes a refund request of its own, and one per later deposit (issue 13):
+    their payouts and extensions name only the request."""
+    router = Router(Topics())
+    stream = [
+        line("m-1", "account.closed", {"account": "a-1"}),
+        line("m-2", "deposit.succeeded", {"account": "a-1", "deposit": "d-9", "amount": 5,
+                                          "method": "card"}),
+        line("m-3", "refund.paid", {"request": "closure:a-1", "fee": 0}),
+        line("m-4", "refund.extended", {"request": "closure:a-1:d-9", "reason": "x",
+                                        "until": "2026-07-01T00:00:00Z"}),
+    ]
+    for raw in stream:
+        router.learn(raw)
+    assert [router.route(raw).key for raw in stream[2:]] == [b"a-1", b"a-1"]
 
 
 def test_unreachable_broker_is_reported_with_its_address() -> None:

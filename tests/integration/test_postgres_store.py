@@ -15,6 +15,7 @@ from smsledger.consumers.journal import Batch
 from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines
 from smsledger.infra.stores.selection import StoreError, open_store
 from tests.integration.conftest import admin_connection
+from tests.integration.test_cli_policy_edges import SCENARIO
 from tests.scenario import Outcome, Scenario, run
 
 pytestmark = pytest.mark.postgres
@@ -53,6 +54,22 @@ def test_postgres_read_models_equal_sqlite(tmp_path: Path, pg_url: str, lines: l
         assert views(on_postgres) == sqlite_views
         assert dead_letter_reasons(on_sqlite), "bad input yields dead letters"
         assert dead_letter_reasons(on_postgres) == dead_letter_reasons(on_sqlite)
+    finally:
+        on_sqlite.ledger.close()
+        on_postgres.ledger.close()
+
+
+def test_the_policy_edges_scenario_reads_the_same_on_postgres(tmp_path: Path, pg_url: str) -> None:
+    """Issue 13's events (capture reversed, closure refunds, forfeits, extensions, failed
+    cancels) on the server store: the same rows as on SQLite, and a rebuild equal to them."""
+    on_sqlite = run(SCENARIO, store=f"sqlite:///{tmp_path / 'edges.db'}", cancel_lock=120)
+    on_postgres = run(SCENARIO, store=pg_url, cancel_lock=120)
+    try:
+        expected = views(on_sqlite)
+        assert {r["state"] for r in expected["orders"]} == {"refunded", "cancelled", "completed"}
+        assert views(on_postgres) == expected
+        on_postgres.ledger.rebuild()
+        assert views(on_postgres) == expected
     finally:
         on_sqlite.ledger.close()
         on_postgres.ledger.close()

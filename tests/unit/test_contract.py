@@ -101,6 +101,12 @@ VALID: dict[str, tuple[Callable[[], Scenario], dict[str, Any], Callable[[Outcome
                                 lambda o: o.refund("r1")["status"] == "approved"),
     "refund.paid": (lambda: refund(funded()), {"request": "r1", "fee": 5},
                     lambda o: o.refund("r1")["status"] == "paid"),
+    "order.cancel_failed": (_issued, {**OA, "detail": "error 500 on cancel"},
+                            _state("cancelled")),
+    "refund.extended": (lambda: refund(funded()),
+                        {"request": "r1", "until": "2026-07-01T00:00:00Z",
+                         "reason": "payment system outage"},
+                        lambda o: o.refund("r1")["payout_due"] == "2026-07-01T00:00:00Z"),
     "account.blocked": (funded, {"account": "a1", "reason": "law_enforcement"},
                         _status("blocked")),
     "account.closed": (funded, {"account": "a1"}, _status("closed")),
@@ -259,8 +265,7 @@ def test_a_member_taking_an_account_over_settles_its_overtaken_holds_first(order
     ("kind", "sms", "state", "available"),
     [("order.cancel_requested", False, "timed_out", 1000),
      ("order.completed", True, "completed", 900),
-     ("order.another_sms_requested", True, "completed", 900),
-     ("order.wrong_code_reported", True, "completed", 900)],
+     ("order.another_sms_requested", True, "completed", 900)],
 )
 def test_a_customer_message_past_the_deadline_finds_the_order_closed(
     kind: str, sms: bool, state: str, available: int

@@ -12,9 +12,11 @@ from smsledger.domain.errors import Refused, TransitionRejected
 from smsledger.domain.lifecycle import (
     FINAL_STATES,
     OPEN_STATES,
+    SETTLED_STATES,
     STATES,
     TRANSITION_NAMES,
     TRANSITIONS,
+    OrderLifecycle,
     target_of,
 )
 from smsledger.domain.order import Order
@@ -40,6 +42,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("waiting_retry", "complete"): "completed",
     ("sms_received", "refund"): "refunded",  # wrong code / incomplete text, if refunded
     ("waiting_retry", "refund"): "refunded",
+    # a complaint within the policy's complaint window after completion
+    ("completed", "reverse_completion"): "refunded",
     # number_already_used (sms-service), account blocked or closed: any open state.
     **{(state, "force_cancel"): "cancelled" for state in OPEN},
 }
@@ -47,7 +51,11 @@ DESIGN_STATES = {
     "requested", "waiting_sms", "sms_received", "waiting_retry", "completed", "cancelled",
     "timed_out", "failed", "refunded", "rejected",
 }
+# Closed: nothing held, no provider message moves them. All final except `completed`, which
+# a complaint can still reverse (`reverse_completion`).
 DESIGN_FINAL = {"completed", "cancelled", "timed_out", "failed", "refunded", "rejected"}
+SETTLED = {"completed"}
+AFTER_SALE = {"reverse_completion"}
 
 
 def test_derived_table_is_exactly_design_section_4() -> None:
@@ -62,9 +70,15 @@ def test_states_are_the_design_states_plus_the_initial_one() -> None:
 
 
 @pytest.mark.parametrize("state", sorted(DESIGN_FINAL))
-def test_final_states_have_no_outgoing_transitions(state: str) -> None:
-    assert [key for key in TRANSITIONS if key[0] == state] == []
-    assert all(target_of(state, t) is None for t in TRANSITION_NAMES)
+def test_closed_states_have_no_outgoing_transitions_but_the_after_sale_ones(state: str) -> None:
+    allowed = AFTER_SALE if state in SETTLED else set()
+    assert {key[1] for key in TRANSITIONS if key[0] == state} == allowed
+    assert all(target_of(state, t) is None for t in TRANSITION_NAMES - allowed)
+
+
+def test_only_the_settled_state_is_not_final_in_the_machine() -> None:
+    machine_final = {s.id for s in OrderLifecycle.states if s.final}
+    assert DESIGN_FINAL - machine_final == SETTLED == set(SETTLED_STATES)
 
 
 @pytest.mark.parametrize("state", sorted(DESIGN_STATES - DESIGN_FINAL))
@@ -112,6 +126,8 @@ COMMANDS: dict[str, Callable[[Order], None]] = {
     "time_out": lambda o: o.check("time_out"),
     "refund": lambda o: o.refund(complaint="wrong_code", at=LATER, policy="sms-service@1",
                                  rule="order.wrong_code"),
+    "reverse_completion": lambda o: o.reverse_completion(
+        complaint="wrong_code", at=LATER, policy="sms-service@1", rules=("order.wrong_code",)),
 }
 
 PATHS: dict[str, Callable[[], Order]] = {

@@ -270,16 +270,19 @@ def test_invariant_holds_after_every_operation() -> None:
             at=_at(11), policy=SMS_SERVICE))),
         ("hold o3", lambda: orders.setdefault("o3", _place(account, "o3", 100, 12))),
         ("refund expired", lambda: ledger.expire_refund(orders["r2"], account)),
-        ("close", lambda: ledger.close(account, [orders["o3"]], at=_at(13))),
+        ("close", lambda: orders.setdefault("closure", ledger.close(
+            account, [orders["o3"]], at=_at(13), policy=SMS_SERVICE))),
     ]
     for name, step in steps:
         step()
         assert account.invariant_errors() == [], name
     assert (orders["r1"].status, orders["r2"].status, orders["o3"].state) == (
         "paid", "expired", "cancelled")
+    # The closure requests d3 back (no number activated after it); d1 was spent after.
+    assert (orders["closure"].status, orders["closure"].amount) == ("awaiting_details", 300)
     assert account.balances() == {
-        "deposited": 1800, "available": 0, "held": 0, "spent": 250, "refund_pending": 0,
-        "refunded_out": 500, "forfeited": 1050,
+        "deposited": 1800, "available": 0, "held": 0, "spent": 250, "refund_pending": 300,
+        "refunded_out": 500, "forfeited": 750,
     }
 
 

@@ -25,6 +25,7 @@ from smsledger.consumers.engine import Engine
 from smsledger.consumers.ingest import ingest_lines
 from smsledger.consumers.journal import Inbound
 from smsledger.domain import ids
+from smsledger.domain.closure import closure_request, returned_deposit_request
 from smsledger.domain.lifecycle import OPEN_STATES
 from smsledger.domain.order import Order
 from smsledger.domain.refund import RefundRequest
@@ -40,6 +41,9 @@ ACCOUNTS = ("a1", "a2", "a3")
 STRANGER = "a9"  # never opened: an unknown account, or the wrong owner of an order
 ORDERS = tuple(f"o{n}" for n in range(1, 9))
 REQUESTS = tuple(f"r{n}" for n in range(1, 5))
+# Those the ledger makes itself: a closure's, and one returning a deposit after it.
+ENGINE_REQUESTS = (*(closure_request(a) for a in ("a1", "a2")),
+                   returned_deposit_request("a1", "d4"))
 DEPOSITS = tuple(f"d{n}" for n in range(1, 7))
 QUERIES = ("balances", "orders", "deposits", "refunds")
 CHECK_PROJECTIONS_EVERY = 10
@@ -49,6 +53,7 @@ accounts = st.sampled_from(ACCOUNTS)
 any_account = st.sampled_from((*ACCOUNTS * 3, STRANGER))
 orders = st.sampled_from(ORDERS)
 requests = st.sampled_from(REQUESTS)
+any_request = st.sampled_from(REQUESTS + ENGINE_REQUESTS)
 # Mostly forward in event time, sometimes a little earlier than the last message.
 steps = st.integers(min_value=-30, max_value=90)
 # 0 and -1 are bad amounts (dead-lettered); some prices exceed the balance.
@@ -61,7 +66,7 @@ jumps = st.sampled_from((
 ))
 CUSTOMER_ACTIONS = (
     "order.another_sms_requested", "order.completed", "order.cancel_requested",
-    "order.wrong_code_reported", "order.incomplete_sms_reported",
+    "order.wrong_code_reported", "order.incomplete_sms_reported", "order.cancel_failed",
 )
 # Blocks and closes end an account's story: rarer than the rest.
 ACCOUNT_MESSAGES = (
@@ -96,12 +101,14 @@ class LedgerMachine(RuleBasedStateMachine):
     """
 
     policy = "sms-service"
+    cancel_lock: int | None = None
     placed = Bundle("placed")  # order refs named by an order.requested
     asked = Bundle("asked")  # refund request refs named by a refund.requested
 
     def __init__(self) -> None:
         super().__init__()
-        self.ledger: Ledger = bootstrap(Settings(store=memory_store_url(), policy=self.policy))
+        self.ledger: Ledger = bootstrap(Settings(store=memory_store_url(), policy=self.policy,
+                                                 cancel_lock=self.cancel_lock))
         self.engine: Engine = self.ledger.engine()
         self.now = START
         self.ids = itertools.count(1)
@@ -201,7 +208,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _customer(self, kind: str, order: str, account: str, step: int,
                   reason: str | None = None) -> None:
-        extra = {"reason": reason} if kind == "order.cancel_requested" and reason else {}
+        extra: dict[str, Any] = (
+            {"reason": reason} if kind == "order.cancel_requested" and reason else
+            {"detail": "cancel button error"} if kind == "order.cancel_failed" else {})
         self._send(kind, step, order=order, account=account, **extra)
 
     @rule(target=asked, request=requests, account=any_account,
@@ -213,13 +222,18 @@ class LedgerMachine(RuleBasedStateMachine):
                    amount=amount, reason=reason, details_provided=details)
         return request
 
-    @rule(request=requests, paid=st.booleans(), fee=st.integers(min_value=0, max_value=300),
+    @rule(request=any_request, kind=st.sampled_from(("paid", "details", "extended")),
+          fee=st.integers(min_value=0, max_value=300), days=st.integers(min_value=-3, max_value=30),
           step=steps)
-    def refund_follow_up(self, request: str, paid: bool, fee: int, step: int) -> None:
-        if paid:
+    def refund_follow_up(self, request: str, kind: str, fee: int, days: int, step: int) -> None:
+        if kind == "paid":
             self._send("refund.paid", step, request=request, fee=fee)
-        else:
+        elif kind == "details":
             self._send("refund.details_provided", step, request=request)
+        else:
+            until = stamp(self.now + timedelta(days=days))
+            self._send("refund.extended", step, request=request, until=until,
+                       reason="payment system outage")
 
     # The provider, about any order (unknown ones are parked, final ones ignored).
 
@@ -282,6 +296,48 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             self._customer(CUSTOMER_ACTIONS[choice], order, found.account, step)
 
+    @rule(target=placed, account=accounts, order=orders, code=st.sampled_from(("52817", None)),
+          by_window=st.booleans())
+    def buy_and_activate(self, account: str, order: str, code: str | None,
+                         by_window: bool) -> str:
+        """A whole sale in a row: requested, issued, an SMS, completed by the customer or
+        by the window ending (so that complaints after completion have orders to reach)."""
+        self._send("order.requested", 1, account=account, order=order, service="tg",
+                   country="KZ", price=100)
+        self._issue(order, None, "p1", 1)
+        self._sms(order, code, 1)
+        if by_window:
+            self._send("clock.tick", 21 * 60)
+        else:
+            self._customer("order.completed", order, account, 1)
+        return order
+
+    @precondition(lambda self: self._orders_in("completed"))
+    @rule(order=orders, kind=st.sampled_from(CUSTOMER_ACTIONS[3:5]),
+          step=st.integers(min_value=0, max_value=3600) | st.just(90_000))
+    def complain_after_completion(self, order: str, kind: str, step: int) -> None:
+        """A wrong code or incomplete text reported about a completed order, within the
+        complaint window or (steps up to 25 hours) after it."""
+        found = self._pick(self._orders_in("completed"), order)
+        self._customer(kind, found.order, found.account, step)
+
+    @precondition(lambda self: self._orders_in("sms_received", "waiting_retry"))
+    @rule(order=orders, close=st.booleans(), step=st.integers(min_value=0, max_value=60))
+    def end_an_account_with_a_code_delivered(self, order: str, close: bool, step: int) -> None:
+        """Blocked or closed while an order holds a delivered SMS."""
+        found = self._pick(self._orders_in("sms_received", "waiting_retry"), order)
+        if close:
+            self._send("account.closed", step, account=found.account)
+        else:
+            self._send("account.blocked", step, account=found.account, reason="fraud")
+
+    def _orders_in(self, *states: str) -> list[Order]:
+        return [o for ref in ORDERS if (o := self._order(ref)) is not None and o.state in states]
+
+    @staticmethod
+    def _pick(found: list[Order], order: str) -> Order:
+        return found[ORDERS.index(order) % len(found)]
+
     @rule(request=asked, fee=st.integers(min_value=0, max_value=100), step=steps)
     def progress_refund(self, request: str, fee: int, step: int) -> None:
         found = self._refund(request)
@@ -341,6 +397,15 @@ class LedgerMachine(RuleBasedStateMachine):
             assert (stored.version, stored.balances(), stored.holds) == (
                 account.version, account.balances(), account.holds
             ), f"account {ref}: cached state differs from its stored events"
+
+    @invariant()
+    def a_closed_account_keeps_no_money_available(self) -> None:
+        """Closure forfeits or refunds the balance, later deposits go back, and money a
+        closure's refund returns is forfeited: nothing sits on a deleted account."""
+        for ref in ACCOUNTS:
+            account = self.ledger.opened.store.get(ids.account_id(ref))
+            if account is not None and account.status == "closed":
+                assert (account.available, account.held) == (0, 0), (ref, account.balances())
 
     @invariant()
     def holds_are_the_open_orders(self) -> None:
@@ -407,7 +472,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def _replayed_in_one_batch(self) -> dict[str, list[dict[str, Any]]]:
         """The same lines through the file ingester, one transaction for all of them:
         one message per transaction or one batch, the outcome is the same."""
-        replay = bootstrap(Settings(store=memory_store_url(), policy=self.policy))
+        replay = bootstrap(Settings(store=memory_store_url(), policy=self.policy,
+                                    cancel_lock=self.cancel_lock))
         try:
             ingest_lines(replay.engine(), self.lines, source="replay",
                          batch_size=len(self.lines) + 1)
@@ -423,6 +489,7 @@ class SmsServiceLedger(LedgerMachine):
 
 class OneThousandOneSmsLedger(LedgerMachine):
     policy = "1001sms"
+    cancel_lock = 30
 
 
 FAST = settings(
