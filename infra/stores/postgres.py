@@ -41,8 +41,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # in the store's schema. Set before the pool opens: it applies to every connection.
         if not datastore.pool.closed:
             raise RuntimeError("the connection pool opened before the recorder was created")
-        options = f"-c search_path={datastore.schema}"
-        datastore.pool.kwargs = {**(datastore.pool.kwargs or {}), "options": options}
+        # Options the store URL gave (`?options=-c ...`) are kept, the schema's added.
+        kwargs = datastore.pool.kwargs if isinstance(datastore.pool.kwargs, dict) else {}
+        options = " ".join(filter(None, (kwargs.get("options"),
+                                         f"-c search_path={datastore.schema}")))
+        datastore.pool.kwargs = {**kwargs, "options": options}
         super().__init__(datastore, events_table_name=events_table_name)
         target = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
