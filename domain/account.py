@@ -35,6 +35,8 @@ class Account(LedgerAggregate):
         # The purchase position of the latest-bought order that was completed (activated).
         self.completed_purchase_seq = 0
         self.last_accepted_seq = 0
+        self.completed_purchase_order: str | None = None  # the order at that position
+        self.last_accepted_order: str | None = None
         self.waiver: dict[str, str] | None = None
 
     class Opened(Aggregate.Created):
@@ -87,6 +89,7 @@ class Account(LedgerAggregate):
             account.holds[self.order] = self.amount
             account.hold_seqs[self.order] = self.originator_version
             account.last_accepted_seq = self.originator_version
+            account.last_accepted_order = self.order
 
     class HoldCaptured(Aggregate.Event):
         order: str
@@ -100,9 +103,9 @@ class Account(LedgerAggregate):
             account.available += self.released
             del account.holds[self.order]
             del account.hold_seqs[self.order]
-            account.completed_purchase_seq = max(
-                account.completed_purchase_seq, self.purchased_seq
-            )
+            if self.purchased_seq >= account.completed_purchase_seq:
+                account.completed_purchase_seq = self.purchased_seq
+                account.completed_purchase_order = self.order
 
     class HoldReleased(Aggregate.Event):
         order: str
@@ -272,6 +275,8 @@ class Account(LedgerAggregate):
             deposits=tuple(self.deposits.values()),
             completed_purchase_seq=self.completed_purchase_seq,
             last_accepted_seq=self.last_accepted_seq,
+            completed_purchase_order=self.completed_purchase_order,
+            last_accepted_order=self.last_accepted_order,
         )
 
     def balances(self) -> dict[str, int]:

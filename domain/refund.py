@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -34,6 +36,8 @@ class RefundRequest(LedgerAggregate):
         details_due: datetime | None
         review_due: datetime | None
         payout_due: datetime | None
+        # What triggered each rule (see `policies.RefundDecision`); none in older events.
+        triggers: Sequence[dict[str, Any]] = ()
 
         def apply(self, refund: RefundRequest) -> None:
             refund.request = self.request
@@ -96,6 +100,7 @@ class RefundRequest(LedgerAggregate):
             details_due=details_due if decision.status == "awaiting_details" else None,
             review_due=review_due if decision.status != "rejected" else None,
             payout_due=payout_due if decision.status != "rejected" else None,
+            triggers=list(decision.triggers),
         )
 
     @property

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -178,3 +179,42 @@ def test_history_of_an_unknown_id_says_so(store: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.decode().strip() == (
         "smsledger history: no order, account or refund request called 'nobody' in this store")
+
+
+def test_history_as_json_gives_structured_values(tmp_path: Path) -> None:
+    scenario = Scenario()
+    scenario.account("a1")
+    scenario.deposit(700, account="a1", deposit="d1")
+    scenario.send("refund.requested", request="r1", account="a1", reason="other", amount=900)
+    store = tmp_path / "h.db"
+    succeed("ingest", "-", "--store", f"sqlite:///{store}", cwd=tmp_path,
+            stdin=b"\n".join(scenario.lines()))
+    shown = orjson.loads(succeed(*on_store(store, "history", "r1", "--json"), cwd=tmp_path))
+    decided = shown["events"][0]
+    assert decided["event"] == "RefundRequest.Decided"
+    data = decided["data"]
+    assert data["allocations"] == [["d1", 700]]
+    assert data["rules"] == ["request.amount_capped", "request.details_missing"]
+    assert data["triggers"][0] == {"rule": "request.amount_capped", "requested": 900,
+                                   "refundable": 700}
+    assert data["details_due"] == "2026-06-15T10:00:02Z"
+    assert data["requested"] == 900
+    assert shown["state"]["rules"] == data["rules"]
+
+
+@pytest.mark.kafka
+def test_consume_summary_as_json(kafka_settings: Any, tmp_path: Path) -> None:
+    from smsledger.infra.kafka.produce import produce_jsonl
+    from smsledger.infra.kafka.topics import create_topics
+    from tests.integration.kafka_support import cli_env
+
+    create_topics(kafka_settings, partitions=1)
+    produce_jsonl(one_account().splitlines(), kafka_settings)
+    done = subprocess.run(
+        [*CLI, "consume", "--json", "--stop-when-idle", "2", "--store",
+         f"sqlite:///{tmp_path}/k.db"], env=cli_env(kafka_settings), capture_output=True,
+        timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    report = orjson.loads(done.stdout)
+    assert report["records"] == 3
+    assert report["dead_letters_published"] == 0
