@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict, replace
 from typing import Any
 
-from smsledger.infra.cli.render import print_json
+from smsledger.infra.cli.render import count, print_json
 from smsledger.infra.settings import KafkaSettings, Settings, Topics
 
 INBOUND_TOPICS = ("provider", "customer", "payments")
@@ -135,9 +135,33 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     settings = kafka_settings(args, settings)
     with open_input(args.file) as stream:
         report = produce_jsonl(stream, settings.kafka)
-    per_topic = ", ".join(f"{t}: {n}" for t, n in sorted(report.messages.items()))
-    print(f"produced {report.total} messages ({per_topic}); unroutable {report.unroutable}")
+    for sentence in produce_summary(report, settings.kafka.topics):
+        print(sentence)
     return 0
+
+
+def produce_summary(report: Any, topics: Topics) -> list[str]:
+    """What `produce` did, so that the counts add up: lines read, messages sent, and why
+    they differ."""
+    per_topic = ", ".join(f"{t} {n}" for t, n in sorted(report.messages.items()))
+    said = [f"read {count(report.lines, 'line')}, published {count(report.total, 'message')}"
+            f" ({per_topic})"]
+    if report.ticks:
+        said.append(f"clock ticks: {count(report.ticks, 'line')}, each copied to all "
+                    f"{report.tick_messages // report.ticks} partitions of {topics.customer} "
+                    f"so that every consumer sees it ({report.tick_messages} of the messages)")
+    if report.held:
+        said.append(f"held until their order or refund request was read: "
+                    f"{count(report.held, 'line')}, then sent to its account's partition")
+    if report.unroutable:
+        where = "; ".join(f"{n} to {place}" for place, n in sorted(report.unroutable_to.items()))
+        said.append(f"unroutable: {count(report.unroutable, 'line')} (not a JSON object, no "
+                    f"account, or naming an order or refund request this input never "
+                    f"requested), sent {where}, where the consumer dead-letters them with "
+                    "their reason")
+    if report.blank:
+        said.append(f"blank lines skipped: {report.blank}")
+    return said
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:

@@ -218,3 +218,32 @@ def test_consume_summary_as_json(kafka_settings: Any, tmp_path: Path) -> None:
     report = orjson.loads(done.stdout)
     assert report["records"] == 3
     assert report["dead_letters_published"] == 0
+
+
+@pytest.mark.kafka
+def test_produce_explains_its_counts(kafka_settings: Any, tmp_path: Path) -> None:
+    from smsledger.infra.kafka.topics import create_topics
+    from tests.integration.kafka_support import cli_env
+
+    create_topics(kafka_settings, partitions=3)
+    stream = b"".join([
+        b'{"id":"m1","type":"sms.delivered","at":"2026-06-01T10:00:05Z",'
+        b'"data":{"order":"o-1","text":"1"}}\n',
+        one_account(),
+        b'{"id":"t1","type":"clock.tick","at":"2026-06-01T11:00:00Z","data":{}}\n',
+        b"not json\n",
+        b"\n",
+    ])
+    done = subprocess.run([*CLI, "produce", "-"], env=cli_env(kafka_settings), input=stream,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    said = done.stdout.decode().splitlines()
+    topics = kafka_settings.topics
+    assert said[0] == (f"read 6 lines, published 8 messages ({topics.customer} 6, "
+                       f"{topics.payments} 1, {topics.provider} 1)")
+    assert said[1] == (f"clock ticks: 1 line, each copied to all 3 partitions of "
+                       f"{topics.customer} so that every consumer sees it (3 of the messages)")
+    assert said[2].startswith("held until their order or refund request was read: 1 line,")
+    assert said[3].startswith("unroutable: 1 line (")
+    assert f"sent 1 to {topics.customer} partition 0, where the consumer dead-letters" in said[3]
+    assert said[4] == "blank lines skipped: 1"
