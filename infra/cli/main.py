@@ -182,14 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true",
                    help="empty the read models and fold the whole log again, in one transaction")
 
-    p = sub.add_parser("query", parents=[common], help="read a projection")
+    p = sub.add_parser("query", parents=[common],
+                       help="read a projection (of an existing store; cells are cut on a "
+                       "terminal only)")
     p.add_argument("view", choices=sorted(QUERIES))
     p.add_argument("--account")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("history", parents=[common], help="an order's or account's events")
     p.add_argument("id")
-    p.add_argument("--as-of", metavar="T", help="RFC 3339 time")
+    p.add_argument("--as-of", metavar="T",
+                   help="RFC 3339 time with its UTC offset, e.g. 2026-06-01T10:00:00Z")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("audit", parents=[common], help="replay everything and check invariants")

@@ -62,7 +62,7 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
     _kafka_options(p, topics=("ledger",))
     p.add_argument("--stop-when-idle", type=float, metavar="SECONDS")
 
-    p = sub.add_parser("produce", help="publish a JSONL stream to the topics")
+    p = sub.add_parser("produce", help="publish a JSONL stream to the topics as it is read")
     _kafka_options(p, topics=ALL_TOPICS)
     p.add_argument("file", metavar="FILE|-")
 
