@@ -43,6 +43,8 @@ class Account(LedgerAggregate):
         # the latest one from.
         self.completed_seqs: dict[str, int] = {}
         self.last_accepted_seq = 0
+        self.completed_purchase_order: str | None = None  # the order at that position
+        self.last_accepted_order: str | None = None
         self.waiver: dict[str, str] | None = None
 
     class Opened(Aggregate.Created):
@@ -95,6 +97,7 @@ class Account(LedgerAggregate):
             account.holds[self.order] = self.amount
             account.hold_seqs[self.order] = self.originator_version
             account.last_accepted_seq = self.originator_version
+            account.last_accepted_order = self.order
 
     class HoldCaptured(Aggregate.Event):
         order: str
@@ -108,9 +111,9 @@ class Account(LedgerAggregate):
             account.available += self.released
             del account.holds[self.order]
             del account.hold_seqs[self.order]
-            account.completed_purchase_seq = max(
-                account.completed_purchase_seq, self.purchased_seq
-            )
+            if self.purchased_seq >= account.completed_purchase_seq:
+                account.completed_purchase_seq = self.purchased_seq
+                account.completed_purchase_order = self.order
             account.completed_seqs[self.order] = self.purchased_seq
 
     class CaptureReversed(Aggregate.Event):
@@ -127,6 +130,9 @@ class Account(LedgerAggregate):
             account.available += self.amount
             del account.completed_seqs[self.order]
             account.completed_purchase_seq = self.completed_purchase_seq
+            account.completed_purchase_order = next(
+                (o for o, s in account.completed_seqs.items()
+                 if s == self.completed_purchase_seq), None)
 
     class HoldReleased(Aggregate.Event):
         order: str
@@ -335,6 +341,8 @@ class Account(LedgerAggregate):
             deposits=tuple(self.deposits.values()),
             completed_purchase_seq=self.completed_purchase_seq,
             last_accepted_seq=self.last_accepted_seq,
+            completed_purchase_order=self.completed_purchase_order,
+            last_accepted_order=self.last_accepted_order,
         )
 
     def balances(self) -> dict[str, int]:

@@ -165,8 +165,9 @@ def report_bad_sms(
     order.check("refund", "no_sms_received")
     decision = decide_order_refund(policy, complaint, order.text_complete)
     if not decision.refund:
-        raise Refused("policy_refuses", f"{policy.ref} does not refund {complaint}",
-                      rules=(decision.rule,))
+        raise Refused("policy_refuses", f"{policy.ref} does not refund {complaint} "
+                      f"({decision.rule}), decided on the SMS of order {order.order} "
+                      f"event {order.sms_version}", rules=(decision.rule,))
     order.refund(complaint=complaint, at=at, policy=policy.ref, rule=decision.rule)
     _settle(order, account)
 

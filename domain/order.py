@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -24,6 +26,7 @@ class Order(LedgerAggregate):
         self.issued_price: int | None = None
         self.issued_at: datetime | None = None
         self.sms_count = 0
+        self.sms_version: int | None = None  # the version of the last SmsReceived
         self.first_sms_at: datetime | None = None
         self.code: str | None = None
         self.text_complete = False
@@ -93,6 +96,7 @@ class Order(LedgerAggregate):
 
         def apply(self, order: Order) -> None:
             order.sms_count += 1
+            order.sms_version = self.originator_version
             if order.first_sms_at is None:
                 order.first_sms_at = self.timestamp
             order.code = self.code
@@ -135,6 +139,8 @@ class Order(LedgerAggregate):
         released: int
         policy: str
         rules: tuple[str, ...]
+        # The SMS the complaint is about; none in older events.
+        triggers: Sequence[dict[str, Any]] = ()
 
         def apply(self, order: Order) -> None:
             order._close("refunded", self.complaint, released=self.released)
@@ -285,6 +291,7 @@ class Order(LedgerAggregate):
         self.trigger_event(
             self.Refunded, timestamp=at, complaint=complaint, released=self.price,
             policy=policy, rules=(rule,),
+            triggers=[{"rule": rule, "sms_version": self.sms_version}],
         )
 
     def reverse_completion(

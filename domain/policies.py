@@ -6,8 +6,10 @@ event records `policy.ref` and the ids of the rules that decided it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from .money import Allocation, DepositRecord, allocate_newest_first
 
@@ -177,6 +179,15 @@ class AccountFacts:
     deposits: tuple[DepositRecord, ...]
     completed_purchase_seq: int
     last_accepted_seq: int
+    # The orders at those purchase positions: what a `deposit.spent_after` names.
+    completed_purchase_order: str | None = None
+    last_accepted_order: str | None = None
+
+    def spending_order(self, policy: Policy) -> str | None:
+        """The order whose purchase makes earlier deposits `deposit.spent_after`."""
+        if policy.spent_after == "completed":
+            return self.completed_purchase_order
+        return self.last_accepted_order
 
 
 def account_blockers(facts: AccountFacts) -> tuple[str, ...]:
@@ -220,6 +231,8 @@ class RefundDecision:
     amount: int
     allocations: tuple[Allocation, ...]
     rules: tuple[str, ...]
+    # What triggered each rule: {"rule": id, ...the deposit, order, amount or reason}.
+    triggers: tuple[dict[str, Any], ...] = ()
 
 
 def decide_refund(
@@ -234,24 +247,53 @@ def decide_refund(
     """Decide a request to refund deposits to the original payment method."""
     refused = account_blockers(facts) + request_blockers(policy, reason)
     if refused:
-        return RefundDecision("rejected", 0, (), refused)
+        triggers = [{"rule": r, "account_status": facts.status} for r in account_blockers(facts)]
+        triggers += [{"rule": r, "reason": reason} for r in request_blockers(policy, reason)]
+        return RefundDecision("rejected", 0, (), refused, tuple(triggers))
     per_deposit, verdicts = refundable_now(policy, facts, now)
     total = sum(per_deposit.values())
     blocking = tuple(sorted({rule for v in verdicts for rule in v.blocked_by}))
-    if total <= 0:
-        return RefundDecision("rejected", 0, (), blocking or (BALANCE_CAP,))
-    rules = list(blocking)
     eligible_sum = sum(v.remaining for v in verdicts if v.eligible)
+    found: dict[str, dict[str, Any]] = {
+        BALANCE_CAP: {"available": facts.available, "eligible": eligible_sum}}
+    if total <= 0:
+        refusing = blocking or (BALANCE_CAP,)
+        return RefundDecision("rejected", 0, (), refusing,
+                              _triggers(refusing, found, facts, verdicts, policy))
+    rules = list(blocking)
     if total < eligible_sum:
         rules.append(BALANCE_CAP)
     amount = total if requested is None else min(requested, total)
     if requested is not None and requested > total:
         rules.append(AMOUNT_CAPPED)
+        found[AMOUNT_CAPPED] = {"requested": requested, "refundable": total}
     eligible = [d for d in facts.deposits if per_deposit.get(d.ref)]
     allocations = allocate_newest_first(eligible, amount)
+    status = "approved"
     if policy.details_window is not None and not details_provided:
-        return RefundDecision("awaiting_details", amount, allocations, (*rules, DETAILS_MISSING))
-    return RefundDecision("approved", amount, allocations, tuple(rules))
+        status = "awaiting_details"
+        rules.append(DETAILS_MISSING)
+        found[DETAILS_MISSING] = {"details_provided": False}
+    return RefundDecision(status, amount, allocations, tuple(rules),
+                          _triggers(rules, found, facts, verdicts, policy))
+
+
+def _triggers(
+    rules: Sequence[str], found: dict[str, dict[str, Any]], facts: AccountFacts,
+    verdicts: list[DepositVerdict], policy: Policy,
+) -> tuple[dict[str, Any], ...]:
+    """What triggered each rule: the amounts in `found`, else each deposit the rule blocks
+    (and, for `deposit.spent_after`, the later order that spent it)."""
+    spender = facts.spending_order(policy)
+    triggers: list[dict[str, Any]] = []
+    for rule in rules:
+        if rule in found:
+            triggers.append({"rule": rule, **found[rule]})
+            continue
+        named = {"order": spender} if rule == SPENT_AFTER and spender else {}
+        triggers.extend({"rule": rule, "deposit": v.deposit, **named}
+                        for v in verdicts if rule in v.blocked_by)
+    return tuple(triggers)
 
 
 def request_blockers(policy: Policy, reason: str) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -51,6 +52,8 @@ class RefundRequest(LedgerAggregate):
         review_due: datetime | None
         payout_due: datetime | None
         route: str | None = None  # original_method / alternative; None: nothing to pay
+        # What triggered each rule (see `policies.RefundDecision`); none in older events.
+        triggers: Sequence[dict[str, Any]] = ()
 
         def apply(self, refund: RefundRequest) -> None:
             refund.request = self.request
@@ -128,6 +131,7 @@ class RefundRequest(LedgerAggregate):
             review_due=review_due if decision.status != "rejected" else None,
             payout_due=payout_due if decision.status != "rejected" else None,
             route=route if decision.status != "rejected" else None,
+            triggers=list(decision.triggers),
         )
 
     @property

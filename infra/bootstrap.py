@@ -9,7 +9,7 @@ from smsledger.consumers.engine import Engine
 from smsledger.domain.policies import Policy, policy_named
 from smsledger.infra.heap import tune_collector
 from smsledger.infra.settings import DEFAULT_POLICY, Settings
-from smsledger.infra.stores.selection import OpenStore, StoreError, open_store
+from smsledger.infra.stores.selection import OpenStore, StoreError, masked, open_store
 from smsledger.projections import runner
 from smsledger.projections.rows import BatchRows
 from smsledger.projections.runner import LedgerClock
@@ -50,12 +50,13 @@ class Ledger:
         self.opened.close()
 
 
-def bootstrap(settings: Settings) -> Ledger:
-    """Open the store and settle the policy: a store keeps the policy it was run with."""
+def bootstrap(settings: Settings, *, create: bool = True) -> Ledger:
+    """Open the store and settle the policy: a store keeps the policy it was run with.
+    With `create` (the writers: ingest, consume, demo) a missing store is created."""
     # An unknown policy name or a negative cancel lock fails before anything is opened.
     policy_named(settings.policy or DEFAULT_POLICY, cancel_lock_seconds=settings.cancel_lock)
     tune_collector()  # every process that opens a ledger keeps a large, long-lived heap
-    opened = open_store(settings.store)
+    opened = open_store(settings.store, create=create)
     try:
         stored = opened.store.policy_name()
     except Exception:
@@ -64,10 +65,17 @@ def bootstrap(settings: Settings) -> Ledger:
     if settings.policy is not None and stored is not None and stored != settings.policy:
         opened.close()
         raise StoreError(
-            f"the store {settings.store} runs policy {stored!r}; it cannot be run with "
+            f"the store {masked(settings.store)} runs policy {stored!r}; it cannot be run with "
             f"{settings.policy!r} (omit --policy to use the store's)"
         )
     runner.create_tables(opened.database)
     policy = policy_named(settings.policy or stored or DEFAULT_POLICY,
                           cancel_lock_seconds=settings.cancel_lock)
     return Ledger(settings, opened, policy)
+
+
+def open_existing(settings: Settings) -> Ledger:
+    """Open a store that already holds a ledger, for commands that read one (query,
+    history, audit, project, …): a store that does not exist or holds no ledger is a
+    StoreError naming its URL, and nothing is created."""
+    return bootstrap(settings, create=False)

@@ -8,20 +8,26 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
 
 from smsledger.consumers.ingest import ingest_lines
-from smsledger.consumers.messages import DecodeError, parse_time
 from smsledger.domain.policies import POLICIES
 from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
 from smsledger.infra.audit.replay import audit
 from smsledger.infra.bootstrap import Ledger, bootstrap
 from smsledger.infra.cli import history as history_mod
+from smsledger.infra.cli.conventions import (
+    add_store_options,
+    add_version,
+    check_store_url,
+    output_closed,
+    parse_arguments,
+    remember_subparsers,
+)
 from smsledger.infra.cli.inputs import UsageError, open_input
 from smsledger.infra.cli.policy_options import add_cancel_lock
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
-from smsledger.infra.stores.selection import StoreError
+from smsledger.infra.stores.selection import StoreError, masked
 from smsledger.projections.queries import QUERIES, run_query
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -37,8 +43,9 @@ def command(name: str) -> Callable[[Command], Command]:
 
 
 @contextmanager
-def opened(settings: Settings) -> Iterator[Ledger]:
-    ledger = bootstrap(settings)
+def opened(settings: Settings, *, create: bool = False) -> Iterator[Ledger]:
+    """The ledger of the settings' store; only writers (`create`) may make a new one."""
+    ledger = bootstrap(settings, create=create)
     try:
         yield ledger
     finally:
@@ -48,7 +55,7 @@ def opened(settings: Settings) -> Iterator[Ledger]:
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     source = args.file
-    with open_input(source) as stream, opened(settings) as ledger:
+    with open_input(source) as stream, opened(settings, create=True) as ledger:
         report = progress_printer("ingesting") if not args.quiet else None
         large = source != "-" and os.path.getsize(source) >= WORTH_IT_BYTES
         with projecting_alongside(settings.store, ledger.policy.name, enabled=large):
@@ -59,7 +66,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         ledger.catch_up()
         if report is not None:
             end_progress()
-    print(", ".join(f"{k}: {v}" for k, v in counts.as_dict().items()))
+    if args.json:
+        print_json(counts.as_dict())
+    else:
+        print(", ".join(f"{k}: {v}" for k, v in counts.as_dict().items()))
     return 0
 
 
@@ -90,30 +100,21 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("history")
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    as_of = _time_arg(args.as_of) if args.as_of else None
+    as_of = history_mod.as_of_time(args.as_of) if args.as_of else None
     with opened(settings) as ledger:
-        try:
-            kind, _, events = history_mod.find_events(ledger.opened, args.id)
-        except LookupError as error:
-            raise UsageError(str(error)) from None
+        kind, _, events = history_mod.find_events(ledger.opened, args.id)
+        history_mod.require_existed(kind, args.id, events, as_of)
         rows = history_mod.event_rows(events, as_of)
         state = history_mod.state_as_of(events, as_of)
     if args.json:
         print_json({"kind": kind, "events": rows, "state": state})
         return 0
     print(f"{kind} {args.id}" + (f" as of {args.as_of}" if as_of else ""))
-    print_table(rows, max_width=120)
+    print_table(history_mod.table_rows(rows), max_width=120)
     print("\nstate:")
     for key, value in state.items():
         print(f"  {key:<16}{value}")
     return 0
-
-
-def _time_arg(text: str) -> datetime:
-    try:
-        return parse_time(text)
-    except DecodeError:
-        raise UsageError(f"--as-of {text!r} is not an RFC 3339 time") from None
 
 
 @command("audit")
@@ -121,6 +122,11 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as ledger:
         report = audit(ledger, progress_printer("replaying"))
         end_progress()
+    if args.json:
+        print_json({"events": report.events, "accounts": report.accounts,
+                    "orders": report.orders, "totals": report.totals, "clean": report.clean,
+                    "problems": report.problems})
+        return 0 if report.clean else 1
     print(f"events replayed: {report.events}, accounts: {report.accounts}, "
           f"orders: {report.orders}")
     print("totals: " + ", ".join(f"{k} {v}" for k, v in report.totals.items()))
@@ -146,19 +152,19 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     summary = run_demo(config, policy=policy, store=store, emit=args.emit,
                        cancel_lock=settings.cancel_lock)
     print(f"policy {policy}, seed {args.seed}, {args.accounts} accounts, "
-          f"{args.days} day(s), store {store or 'sqlite:///./smsledger-demo.db'}")
+          f"{args.days} day(s), store {masked(store or 'sqlite:///./smsledger-demo.db')}")
     print(format_summary(summary))
     return 0 if summary.audit.clean else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", help="sqlite:///path.db or postgresql://user@host:port/db"
-                        " (env SMSLEDGER_STORE; default sqlite:///./smsledger.db)")
+    add_store_options(common)
     common.add_argument("--policy", choices=sorted(POLICIES),
                         help="refund policy (env SMSLEDGER_POLICY; default sms-service)")
     parser = argparse.ArgumentParser(
         prog="smsledger", description="Event-sourced order and money engine for SMS numbers.")
+    add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", parents=[common], help="simulate traffic end to end on SQLite")
@@ -174,23 +180,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE|-")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_cancel_lock(p)
+    p.add_argument("--json", action="store_true", help="the summary as one JSON object")
 
     p = sub.add_parser("project", parents=[common], help="catch projections up, or rebuild")
     p.add_argument("--rebuild", action="store_true",
                    help="empty the read models and fold the whole log again, in one transaction")
 
-    p = sub.add_parser("query", parents=[common], help="read a projection")
+    p = sub.add_parser("query", parents=[common],
+                       help="read a projection (of an existing store; cells are cut on a "
+                       "terminal only)")
     p.add_argument("view", choices=sorted(QUERIES))
     p.add_argument("--account")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("history", parents=[common], help="an order's or account's events")
     p.add_argument("id")
-    p.add_argument("--as-of", metavar="T", help="RFC 3339 time")
+    p.add_argument("--as-of", metavar="T",
+                   help="RFC 3339 time with its UTC offset, e.g. 2026-06-01T10:00:00Z")
     p.add_argument("--json", action="store_true")
 
-    sub.add_parser("audit", parents=[common], help="replay everything and check invariants")
+    p = sub.add_parser("audit", parents=[common], help="replay everything and check invariants")
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
     _add_optional_commands(sub, common)
+    remember_subparsers(sub)
     return parser
 
 
@@ -218,10 +230,15 @@ def _given(flag: int | None, env: int | None) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_arguments(parser, argv)
     try:
         settings = settings_for(args)
-        return COMMANDS[args.command](args, settings)
+        check_store_url(args, settings)
+        code = COMMANDS[args.command](args, settings)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return output_closed()
     except (UsageError, StoreError, ValueError, RuntimeError) as error:
         # Errors of input, configuration or unreachable services: a sentence, not a
         # traceback (SMSLEDGER_DEBUG=1 shows it).

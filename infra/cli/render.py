@@ -24,14 +24,24 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _cut(text: str, width: int | None) -> str:
+    """The cell within `width` characters; a cut one ends with "…"."""
+    if width is None or len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
+
+
 def print_table(
     rows: Sequence[dict[str, Any]], out: TextIO = sys.stdout, *, max_width: int = 60
 ) -> None:
+    """Rows as aligned columns. Cells are cut to `max_width` (ending "…") on a terminal
+    only: output read by a program or written to a file is whole."""
     if not rows:
         out.write("(no rows)\n")
         return
+    width = max_width if out.isatty() else None
     headers = list(rows[0])
-    cells = [[_cell(row.get(h))[:max_width] for h in headers] for row in rows]
+    cells = [[_cut(_cell(row.get(h)), width) for h in headers] for row in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
     numeric = [all(isinstance(row.get(h), int | float) for row in rows) for h in headers]
 
@@ -46,13 +56,21 @@ def print_table(
     out.write("  ".join("-" * w for w in widths) + "\n")
     for row_cells in cells:
         out.write(line(row_cells) + "\n")
-    out.write(f"({len(rows)} rows)\n")
+    out.write(f"({count(len(rows), 'row')})\n")
+
+
+def count(number: int, noun: str) -> str:
+    """`1 row`, `2 rows`."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def progress_printer(
     label: str, out: TextIO = sys.stderr, every: float = 0.5
 ) -> Callable[[int], None]:
-    """A callback that reports a running count on stderr, at most every `every` seconds."""
+    """A callback that reports a running count on stderr, at most every `every` seconds;
+    on a terminal only (a log file gets no carriage returns)."""
+    if not out.isatty():
+        return _no_progress
     started = time.monotonic()
     last = [0.0]
 
@@ -67,6 +85,12 @@ def progress_printer(
     return report
 
 
+def _no_progress(count: int) -> None:
+    return None
+
+
 def end_progress(out: TextIO = sys.stderr) -> None:
-    out.write("\r\033[K" if out.isatty() else "\n")
-    out.flush()
+    """Clear the progress line (nothing was written where stderr is not a terminal)."""
+    if out.isatty():
+        out.write("\r\033[K")
+        out.flush()

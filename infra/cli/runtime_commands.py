@@ -4,59 +4,76 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from smsledger.infra.cli.policy_options import add_cancel_lock
+from smsledger.infra.cli.render import count, print_json
 from smsledger.infra.settings import KafkaSettings, Settings, Topics
 
+INBOUND_TOPICS = ("provider", "customer", "payments")
+ALL_TOPICS = (*INBOUND_TOPICS, "ledger")
 
-def _kafka_options(parser: argparse.ArgumentParser) -> None:
+
+def _kafka_options(
+    parser: argparse.ArgumentParser, *, topics: tuple[str, ...], group: bool = False,
+    batch: bool = False,
+) -> None:
+    """The Kafka options a command uses, and only those."""
     parser.add_argument("--bootstrap", help="host:port[,host:port] (env SMSLEDGER_BOOTSTRAP)")
-    parser.add_argument("--group", help="consumer group id (env SMSLEDGER_GROUP_ID)")
-    parser.add_argument("--topic-provider", help="env SMSLEDGER_TOPIC_PROVIDER")
-    parser.add_argument("--topic-customer", help="env SMSLEDGER_TOPIC_CUSTOMER")
-    parser.add_argument("--topic-payments", help="env SMSLEDGER_TOPIC_PAYMENTS")
-    parser.add_argument("--topic-ledger", help="env SMSLEDGER_TOPIC_LEDGER")
-    parser.add_argument("--batch-size", type=int, help="records per transaction")
+    if group:
+        parser.add_argument("--group", help="consumer group id (env SMSLEDGER_GROUP_ID)")
+    for role in topics:
+        parser.add_argument(f"--topic-{role}", help=f"env SMSLEDGER_TOPIC_{role.upper()}")
+    if batch:
+        parser.add_argument("--batch-size", type=int,
+                            help="records per transaction (env SMSLEDGER_KAFKA_BATCH)")
 
 
 def kafka_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings with the Kafka options the command line gave (a command without an
+    option keeps the environment's value)."""
     kafka: KafkaSettings = settings.kafka
+
+    def given(name: str) -> Any:
+        return getattr(args, name, None)
+
     topics = Topics(
-        provider=args.topic_provider or kafka.topics.provider,
-        customer=args.topic_customer or kafka.topics.customer,
-        payments=args.topic_payments or kafka.topics.payments,
-        ledger=args.topic_ledger or kafka.topics.ledger,
+        provider=given("topic_provider") or kafka.topics.provider,
+        customer=given("topic_customer") or kafka.topics.customer,
+        payments=given("topic_payments") or kafka.topics.payments,
+        ledger=given("topic_ledger") or kafka.topics.ledger,
     )
     kafka = replace(
-        kafka, bootstrap=args.bootstrap or kafka.bootstrap, group_id=args.group or kafka.group_id,
-        topics=topics, batch_size=args.batch_size or kafka.batch_size,
+        kafka, bootstrap=given("bootstrap") or kafka.bootstrap,
+        group_id=given("group") or kafka.group_id, topics=topics,
+        batch_size=given("batch_size") or kafka.batch_size,
     )
     return replace(settings, kafka=kafka)
 
 
 def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any) -> None:
     p = sub.add_parser("consume", parents=[common], help="the Kafka consumer")
-    _kafka_options(p)
+    _kafka_options(p, topics=INBOUND_TOPICS, group=True, batch=True)
     p.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
                    help="exit 0 once nothing has arrived for this long")
     add_cancel_lock(p)
+    p.add_argument("--json", action="store_true", help="the summary as one JSON object")
 
     p = sub.add_parser("relay", parents=[common], help="publish domain events to Kafka")
-    _kafka_options(p)
+    _kafka_options(p, topics=("ledger",))
     p.add_argument("--stop-when-idle", type=float, metavar="SECONDS")
 
-    p = sub.add_parser("produce", parents=[common], help="publish a JSONL stream to the topics")
-    _kafka_options(p)
+    p = sub.add_parser("produce", help="publish a JSONL stream to the topics as it is read")
+    _kafka_options(p, topics=ALL_TOPICS)
     p.add_argument("file", metavar="FILE|-")
 
-    p = sub.add_parser("topics", parents=[common], help="create the topics co-partitioned")
-    _kafka_options(p)
+    p = sub.add_parser("topics", help="create the topics co-partitioned")
+    _kafka_options(p, topics=ALL_TOPICS)
     p.add_argument("action", choices=["create", "describe"])
     p.add_argument("--partitions", type=int, default=3)
 
-    p = sub.add_parser("broker", parents=[common], help="run a local Kafka-protocol broker")
+    p = sub.add_parser("broker", help="run a local Kafka-protocol broker")
     p.add_argument("--port", type=int, help="loopback port (default: a free one)")
 
     p = sub.add_parser("bench", parents=[common], help="the benchmark")
@@ -76,12 +93,15 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
     command("bench")(cmd_bench)
 
 
-def _run_on_ledger(args: argparse.Namespace, settings: Settings, work: Any) -> Any:
-    """Open the ledger with the Kafka settings of the command line, run, close."""
+def _run_on_ledger(
+    args: argparse.Namespace, settings: Settings, work: Any, *, create: bool
+) -> Any:
+    """Open the ledger with the Kafka settings of the command line, run, close. Only a
+    writer (`create`) may make a new store."""
     from smsledger.infra.bootstrap import bootstrap
 
     settings = kafka_settings(args, settings)
-    ledger = bootstrap(settings)
+    ledger = bootstrap(settings, create=create)
     try:
         return work(ledger, settings, stop_when_idle=args.stop_when_idle), settings
     finally:
@@ -91,7 +111,10 @@ def _run_on_ledger(args: argparse.Namespace, settings: Settings, work: Any) -> A
 def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
     from smsledger.infra.kafka.runtime import consume
 
-    report, _ = _run_on_ledger(args, settings, consume)
+    report, _ = _run_on_ledger(args, settings, consume, create=True)
+    if args.json:
+        print_json(asdict(report))
+        return 0
     print(f"consumed {report.records} records in {report.batches} transactions, "
           f"{report.dead_letters_published} dead letters published, "
           f"{report.rebalances} assignments")
@@ -101,7 +124,7 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
     from smsledger.infra.kafka.runtime import relay
 
-    report, settings = _run_on_ledger(args, settings, relay)
+    report, settings = _run_on_ledger(args, settings, relay, create=False)
     print(f"published {report.published} events to {settings.kafka.topics.ledger}, "
           f"position {report.position}")
     return 0
@@ -114,9 +137,33 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     settings = kafka_settings(args, settings)
     with open_input(args.file) as stream:
         report = produce_jsonl(stream, settings.kafka)
-    per_topic = ", ".join(f"{t}: {n}" for t, n in sorted(report.messages.items()))
-    print(f"produced {report.total} messages ({per_topic}); unroutable {report.unroutable}")
+    for sentence in produce_summary(report, settings.kafka.topics):
+        print(sentence)
     return 0
+
+
+def produce_summary(report: Any, topics: Topics) -> list[str]:
+    """What `produce` did, so that the counts add up: lines read, messages sent, and why
+    they differ."""
+    per_topic = ", ".join(f"{t} {n}" for t, n in sorted(report.messages.items()))
+    said = [f"read {count(report.lines, 'line')}, published {count(report.total, 'message')}"
+            f" ({per_topic})"]
+    if report.ticks:
+        said.append(f"clock ticks: {count(report.ticks, 'line')}, each copied to all "
+                    f"{report.tick_messages // report.ticks} partitions of {topics.customer} "
+                    f"so that every consumer sees it ({report.tick_messages} of the messages)")
+    if report.held:
+        said.append(f"held until their order or refund request was read: "
+                    f"{count(report.held, 'line')}, then sent to its account's partition")
+    if report.unroutable:
+        where = "; ".join(f"{n} to {place}" for place, n in sorted(report.unroutable_to.items()))
+        said.append(f"unroutable: {count(report.unroutable, 'line')} (not a JSON object, no "
+                    f"account, or naming an order or refund request this input never "
+                    f"requested), sent {where}, where the consumer dead-letters them with "
+                    "their reason")
+    if report.blank:
+        said.append(f"blank lines skipped: {report.blank}")
+    return said
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:

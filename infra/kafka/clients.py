@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,8 +18,39 @@ BOOTSTRAP_TIMEOUT_MS = 10_000
 _Client = TypeVar("_Client")
 
 
+# Client options that hold secrets; kafka-python logs its configuration at debug level.
+SECRET_OPTIONS = frozenset({"sasl_plain_password", "ssl_password", "sasl_oauth_token_provider"})
+
+
 class BrokerUnavailable(RuntimeError):
     """The Kafka cluster named by the settings cannot be reached."""
+
+
+class _HideSecrets(logging.Filter):
+    """Replaces the secret options in a logged configuration with `***`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # A lone dict argument is kept as the record's args themselves (logging's rule).
+        if isinstance(record.args, dict):
+            record.args = _hidden(record.args)
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_hidden(a) if isinstance(a, dict) else a for a in record.args)
+        return True
+
+
+def _hidden(options: dict[Any, Any]) -> dict[Any, Any]:
+    return {k: "***" if k in SECRET_OPTIONS and v is not None else v for k, v in options.items()}
+
+
+_HIDE_SECRETS = _HideSecrets()
+
+
+def _hide_logged_secrets() -> None:
+    """On the logger of the client that logs its whole configuration (kafka-python 3.0.12:
+    the admin client, at debug level); idempotent."""
+    logger = logging.getLogger("kafka.admin.client")
+    if _HIDE_SECRETS not in logger.filters:
+        logger.addFilter(_HIDE_SECRETS)
 
 
 def make_producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
@@ -76,6 +108,7 @@ def _connect(
 ) -> _Client:
     # kafka-python 3 bootstraps eagerly in the constructor and reports an
     # unreachable cluster as a timeout (it no longer raises NoBrokersAvailable).
+    _hide_logged_secrets()
     try:
         return factory(**options)
     except (KafkaTimeoutError, KafkaConnectionError) as error:

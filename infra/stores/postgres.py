@@ -41,10 +41,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # in the store's schema. Set before the pool opens: it applies to every connection.
         if not datastore.pool.closed:
             raise RuntimeError("the connection pool opened before the recorder was created")
-        options = f"-c search_path={datastore.schema}"
+        # Options the store URL gave (`?options=-c ...`) are kept, the schema's added.
         kwargs = datastore.pool.kwargs or {}
         if callable(kwargs):
             raise RuntimeError("the connection pool's kwargs are a function, not a mapping")
+        options = " ".join(filter(None, (kwargs.get("options"),
+                                         f"-c search_path={datastore.schema}")))
         datastore.pool.kwargs = {**kwargs, "options": options}
         super().__init__(datastore, events_table_name=events_table_name)
         target = SQL(

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-import re
+import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import quote
 
 from eventsourcing.utils import get_topic
 
 from smsledger.infra.stores.application import EventStore, LedgerApplication
 from smsledger.infra.stores.sqlite import SQLiteLedgerFactory, SQLiteLedgerRecorder
 from smsledger.infra.stores.sqlite_database import SQLiteDatabase
+from smsledger.infra.stores.urls import (
+    POSTGRES_PREFIXES,
+    SQLITE_PREFIX,
+    PostgresTarget,
+    StoreError,
+    masked,
+)
 
+__all__ = ["OpenStore", "StoreError", "masked", "open_store", "postgres_target"]
 
-class StoreError(RuntimeError):
-    """The store URL is wrong or the store cannot be reached."""
+# The events table of each store (the library names it; a store without it holds no ledger).
+SQLITE_EVENTS_TABLE = "stored_events"
+POSTGRES_EVENTS_TABLE = f"{LedgerApplication.name}_events"
+WRITERS = "ingest, consume or demo create one"
 
 
 @dataclass
@@ -38,14 +49,44 @@ class OpenStore:
         self.app.close()
 
 
-def sqlite_env(url: str) -> dict[str, str]:
-    path = url[len("sqlite:///"):]
+def open_store(url: str, *, create: bool = True) -> OpenStore:
+    """Build the application on the store named by `url`. With `create` (writers) a missing
+    store and its tables are created, a new SQLite file readable by its owner only; without,
+    a store that holds no ledger is refused and nothing is created."""
+    if url.startswith(SQLITE_PREFIX):
+        env = sqlite_env(url, create=create)
+    elif url.startswith(POSTGRES_PREFIXES):
+        env = postgres_env(url, create=create)
+    else:
+        raise StoreError(
+            f"unsupported store URL {masked(url)}: use sqlite:///path.db or "
+            "postgresql://user@host/db?schema=NAME"
+        )
+    try:
+        app = LedgerApplication(env=env)
+    except Exception as error:  # library errors differ per backend; name the store
+        raise StoreError(f"cannot open store {masked(url)}: {error}") from None
+    if env["PERSISTENCE_MODULE"] == get_topic(SQLiteLedgerFactory):
+        database: Any = SQLiteDatabase(app.factory.datastore)  # type: ignore[attr-defined]
+    else:
+        from smsledger.infra.stores.postgres import PostgresDatabase
+
+        database = PostgresDatabase(app.factory.datastore)  # type: ignore[attr-defined]
+    return OpenStore(app, EventStore(app, database), database, url)
+
+
+def sqlite_env(url: str, *, create: bool = True) -> dict[str, str]:
+    path = url[len(SQLITE_PREFIX):]
     if not path:
         raise StoreError(f"no file in store URL {url!r}; use sqlite:///path/to/file.db")
-    if path != ":memory:":
-        parent = Path(path).expanduser().resolve().parent
-        if not parent.is_dir():
-            raise StoreError(f"directory {parent} does not exist for store {url!r}")
+    if not _in_memory(path):
+        file = Path(path.removeprefix("file:").split("?", 1)[0]).expanduser()
+        if not file.resolve().parent.is_dir():
+            raise StoreError(f"directory {file.resolve().parent} does not exist for store {url!r}")
+        if create:
+            _create_private(file)
+        else:
+            _require_sqlite_ledger(url, file)
     return {
         "PERSISTENCE_MODULE": get_topic(SQLiteLedgerFactory),
         "SQLITE_DBNAME": path,
@@ -54,83 +95,66 @@ def sqlite_env(url: str) -> dict[str, str]:
     }
 
 
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+def _in_memory(path: str) -> bool:
+    return path == ":memory:" or (path.startswith("file:") and "mode=memory" in path)
 
 
-def postgres_env(url: str) -> dict[str, str]:
-    parsed = urlparse(url)
-    schema = parse_qs(parsed.query).get("schema", [""])[0]
-    if schema and not _SCHEMA_NAME.fullmatch(schema):
-        raise StoreError(
-            f"invalid schema {schema!r} in store URL: use lower-case letters, digits and _"
-        )
-    from smsledger.infra.stores.postgres import postgres_recorder_topic
-
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
-        "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(parsed.port or 5432),
-        "POSTGRES_USER": unquote(parsed.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(parsed.password or ""),
-        "POSTGRES_SCHEMA": schema,
-        "POSTGRES_CONNECT_TIMEOUT": "5",
-        # The library's default (5 s) would end a projection batch that folds for longer.
-        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
-        "APPLICATION_RECORDER_TOPIC": postgres_recorder_topic(),
-    }
-
-
-def check_postgres(env: dict[str, str]) -> None:
-    """Connect once, so that an unreachable server fails fast with a one-line message
-    (the pool would wait its whole timeout, then name no server)."""
-    import psycopg
-
-    where = f"{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}"
+def _create_private(file: Path) -> None:
+    """An empty file, mode 0600, for SQLite to make a database of: its journal, WAL and
+    shared-memory files take the database file's permissions."""
     try:
-        psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"], user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"],
-            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
-        ).close()
-    except psycopg.Error as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        reason = lines[0] if lines else type(error).__name__
-        # "connection failed: connection to server at ..., port N failed: <the reason>"
-        reason = reason.rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an existing store keeps the permissions its owner gave it
+    except OSError as error:
+        raise StoreError(f"cannot create store {file}: {error.strerror}") from None
+
+
+def _require_sqlite_ledger(url: str, file: Path) -> None:
+    if not file.is_file():
+        raise StoreError(f"no ledger at {url}: the file does not exist ({WRITERS})")
+    try:
+        with sqlite3.connect(f"file:{quote(str(file))}?mode=ro", uri=True) as db:
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (SQLITE_EVENTS_TABLE,),
+            ).fetchone()
+        db.close()
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"store {url} is not a SQLite database ({error})") from None
+    if found is None:
+        raise StoreError(f"store {url} holds no ledger (no {SQLITE_EVENTS_TABLE} table; "
+                         f"{WRITERS})")
+
+
+def postgres_env(url: str, *, create: bool = True) -> dict[str, str]:
+    """The library's settings for the URL's server and schema, with its other libpq
+    parameters for every connection; the server is asked once first, so that it fails fast
+    with one line (and, without `create`, a schema that holds no ledger is refused)."""
+    require_postgres_extra()
+    from smsledger.infra.stores.postgres_server import connection_env, probe
+
+    target = postgres_target(url)
+    probe(url, target, create=create, events_table=POSTGRES_EVENTS_TABLE, writers=WRITERS)
+    return connection_env(target)
+
+
+def require_postgres_extra() -> None:
+    """A one-line StoreError naming the extra if the PostgreSQL driver is not installed."""
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ModuleNotFoundError as error:
         raise StoreError(
-            f"cannot connect to PostgreSQL at {env['POSTGRES_USER']}@{where}: {reason}"
+            f"a PostgreSQL store needs the postgres extra, which is not installed (no module "
+            f"{error.name}): pip install 'smsledger[postgres]'"
         ) from None
 
 
-def _shown(url: str) -> str:
-    """The URL without its password, for messages."""
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@")).geturl()
+def postgres_target(url: str) -> PostgresTarget:
+    """What a PostgreSQL store URL names, its parameters checked against the installed
+    libpq; a StoreError if the postgres extra is not installed or the URL is wrong."""
+    require_postgres_extra()
+    from smsledger.infra.stores.postgres_server import postgres_target as parse
 
-
-def open_store(url: str) -> OpenStore:
-    """Build the application on the store named by `url`; tables are created if missing."""
-    if url.startswith("sqlite:///"):
-        env = sqlite_env(url)
-    elif url.startswith(("postgresql://", "postgres://")):
-        env = postgres_env(url)
-        check_postgres(env)
-    else:
-        raise StoreError(
-            f"unsupported store URL {url!r}: use sqlite:///path.db or postgresql://user@host/db"
-        )
-    try:
-        app = LedgerApplication(env=env)
-    except Exception as error:  # library errors differ per backend; name the store
-        raise StoreError(f"cannot open store {_shown(url)}: {error}") from None
-    if env["PERSISTENCE_MODULE"] == get_topic(SQLiteLedgerFactory):
-        database: Any = SQLiteDatabase(app.factory.datastore)  # type: ignore[attr-defined]
-    else:
-        from smsledger.infra.stores.postgres import PostgresDatabase
-
-        database = PostgresDatabase(app.factory.datastore)  # type: ignore[attr-defined]
-    return OpenStore(app, EventStore(app, database), database, url)
+    return parse(url)

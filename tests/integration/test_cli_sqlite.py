@@ -455,13 +455,18 @@ def test_history_as_of_a_time_before_completion_shows_the_earlier_state(
     assert shown["state"]["charged"] == 0
 
 
-def test_history_as_of_a_time_before_the_order_existed_is_empty(
+def test_history_as_of_a_time_before_the_order_existed_says_so(
     completed_order: tuple[str, dict[str, Any]], stores: dict[str, Ingested]
 ) -> None:
-    order, _ = completed_order
-    shown = history(stores["sms-service"].store, order, "--as-of", "2000-01-01T00:00:00Z")
-    assert shown["events"] == []
-    assert shown["state"] == {}
+    order, full = completed_order
+    store = stores["sms-service"].store
+    done = smsledger("history", order, "--as-of", "2000-01-01T00:00:00Z", "--json",
+                     "--store", url(store), cwd=store.parent)
+    assert done.returncode == 2
+    assert done.stdout == b""
+    said = done.stderr.decode().strip()
+    assert said == (f"smsledger history: order {order} did not exist yet at "
+                    f"2000-01-01T00:00:00Z: its first event is at {full['events'][0]['at']}")
 
 
 def test_history_of_an_account_as_of_a_time_counts_only_earlier_deposits(

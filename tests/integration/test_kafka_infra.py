@@ -348,7 +348,9 @@ def test_unroutable_lines_are_published_for_dead_lettering(kafka_settings: Kafka
 
     report = produce_jsonl(lines, kafka_settings)
 
-    assert report == ProduceReport(lines=4, messages=report.messages, unroutable=3, blank=1)
+    assert report == ProduceReport(lines=4, messages=report.messages, unroutable=3, blank=1,
+                                   unroutable_to=report.unroutable_to)
+    assert report.unroutable_to == {f"{topics.customer} partition 0": 3}
     assert report.messages == {topics.customer: 4}
     records = read_back(kafka_settings, topics.inbound, expected=4)
     placed = {r.value: (r.topic, r.partition, r.key) for r in records}
