@@ -18,6 +18,7 @@ from smsledger.infra.audit.replay import audit
 from smsledger.infra.bootstrap import Ledger, bootstrap
 from smsledger.infra.cli import history as history_mod
 from smsledger.infra.cli.inputs import UsageError, open_input
+from smsledger.infra.cli.logging_options import add_log_options, configure_from
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
 from smsledger.infra.stores.selection import StoreError
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                         " (env SMSLEDGER_STORE; default sqlite:///./smsledger.db)")
     common.add_argument("--policy", choices=sorted(POLICIES),
                         help="refund policy (env SMSLEDGER_POLICY; default sms-service)")
+    add_log_options(common)
     parser = argparse.ArgumentParser(
         prog="smsledger", description="Event-sourced order and money engine for SMS numbers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_for(args)
+        configure_from(args, settings)
         return COMMANDS[args.command](args, settings)
     except (UsageError, StoreError, ValueError, RuntimeError) as error:
         # Errors of input, configuration or unreachable services: a sentence, not a
