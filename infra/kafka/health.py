@@ -16,6 +16,8 @@ from smsledger.infra.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 1.0
+# No broker connection for this long counts as a lost broker.
+LOST_AFTER_S = 2.0
 # While the broker is unreachable (or no assignment comes), a reminder this often.
 REMIND_EVERY_S = 10.0
 
@@ -54,42 +56,46 @@ def connection_count(kafka_consumer: Any) -> int | None:
 
 
 class BrokerWatch(_Watch):
-    """No connection to any broker: logged at once, reminded, and after `timeout_s` the
-    member stops. kafka-python keeps reconnecting meanwhile (its backoff settings)."""
+    """No connection to any broker for `LOST_AFTER_S`: logged, reminded, and after
+    `broker_timeout_s` without one the member stops. kafka-python keeps reconnecting
+    meanwhile (its backoff settings). A single reading of none is not a loss: between the
+    bootstrap and the group's first requests a client may briefly hold no connection."""
 
     def __init__(self, settings: KafkaSettings, clock: Callable[[], float] = time.monotonic,
                  connections: Callable[[Any], int | None] = connection_count) -> None:
         super().__init__(clock)
         self.settings = settings
         self.connections = connections
-        self.lost_at: float | None = None
+        self.none_since: float | None = None  # first reading of no connection
+        self.lost = False
         self._reminded = 0.0
 
     def may_idle(self) -> bool:
-        return self.lost_at is None
+        return self.none_since is None
 
     def check(self, consumer: LedgerConsumer, now: float) -> None:
         count = self.connections(consumer.consumer)
         if count is None or count > 0:
-            if self.lost_at is not None:
-                log.warning("broker reachable again after %.0f s", now - self.lost_at,
+            if self.lost and self.none_since is not None:
+                log.warning("broker reachable again after %.0f s", now - self.none_since,
                             extra={"bootstrap": self.settings.bootstrap})
-            self.lost_at = None
+            self.none_since, self.lost = None, False
             return
-        if self.lost_at is None:
-            self.lost_at = self._reminded = now
-            log.warning(
-                "broker lost: no connection to %s; reconnecting (backoff %d ms up to %d ms),"
-                " giving up after %.0f s", self.settings.bootstrap,
-                self.settings.reconnect_backoff_ms, self.settings.reconnect_backoff_max_ms,
-                self.settings.broker_timeout_s)
-            return
-        down = now - self.lost_at
+        if self.none_since is None:
+            self.none_since = now
+        down = now - self.none_since
         if down >= self.settings.broker_timeout_s:
             self.fail(consumer, MemberStopped(
                 f"no broker reachable at {self.settings.bootstrap} for {down:.0f} s "
                 f"(SMSLEDGER_BROKER_TIMEOUT_S={self.settings.broker_timeout_s:g}); stopping"))
-        elif now - self._reminded >= REMIND_EVERY_S:
+        elif not self.lost and down >= LOST_AFTER_S:
+            self.lost, self._reminded = True, now
+            log.warning(
+                "broker lost: no connection to %s for %.0f s; reconnecting (backoff %d ms up"
+                " to %d ms), giving up after %.0f s", self.settings.bootstrap, down,
+                self.settings.reconnect_backoff_ms, self.settings.reconnect_backoff_max_ms,
+                self.settings.broker_timeout_s)
+        elif self.lost and now - self._reminded >= REMIND_EVERY_S:
             self._reminded = now
             log.warning("broker still unreachable after %.0f s", down,
                         extra={"bootstrap": self.settings.bootstrap})

@@ -17,8 +17,10 @@ LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("text", "json")
 # The attributes every LogRecord has; any other attribute came in through `extra=`.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-# Libraries log connection chatter at INFO; they are shown from WARNING unless debugging.
+# Libraries log connection chatter below ERROR (kafka-python: each failed reconnect at
+# ERROR too); they are shown from ERROR, each message once a minute, unless debugging.
 _LIBRARIES = ("kafka", "eventsourcing", "psycopg")
+REPEAT_SPAN_S = 60.0
 
 
 def component(name: str) -> str:
@@ -61,6 +63,26 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class LibraryRepeats(logging.Filter):
+    """Lets a library's message template through once per `span` seconds: a broker that is
+    away makes kafka-python log the same failure on every reconnect."""
+
+    def __init__(self, span: float = REPEAT_SPAN_S) -> None:
+        super().__init__()
+        self.span = span
+        self.last: dict[tuple[str, int, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("smsledger") or record.levelno <= logging.DEBUG:
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        previous = self.last.get(key)
+        if previous is not None and record.created - previous < self.span:
+            return False
+        self.last[key] = record.created
+        return True
+
+
 def configure_logging(level: str = "info", fmt: str = "text", stream: TextIO | None = None) -> None:
     """Send every log record of `level` and above to `stream` (stderr) in `fmt`."""
     if level not in LEVELS:
@@ -69,13 +91,14 @@ def configure_logging(level: str = "info", fmt: str = "text", stream: TextIO | N
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(LibraryRepeats())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
     for library in _LIBRARIES:
-        logging.getLogger(library).setLevel("DEBUG" if level == "debug" else "WARNING")
+        logging.getLogger(library).setLevel("DEBUG" if level == "debug" else "ERROR")
 
 
 class ConsumerLog(ConsumerObserver):
