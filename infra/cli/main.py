@@ -196,8 +196,10 @@ def _add_optional_commands(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     from smsledger.infra.cli.runtime_commands import add_runtime_commands
+    from smsledger.infra.cli.status_commands import add_status_commands
 
     add_runtime_commands(sub, common, command)
+    add_status_commands(sub, common, command)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:

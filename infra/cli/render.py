@@ -10,7 +10,8 @@ from typing import Any, TextIO
 import orjson
 
 
-def print_json(rows: Any, out: TextIO = sys.stdout) -> None:
+def print_json(rows: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up at the call: tests and pipes may replace it
     out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
@@ -25,8 +26,9 @@ def _cell(value: Any) -> str:
 
 
 def print_table(
-    rows: Sequence[dict[str, Any]], out: TextIO = sys.stdout, *, max_width: int = 60
+    rows: Sequence[dict[str, Any]], out: TextIO | None = None, *, max_width: int = 60
 ) -> None:
+    out = out or sys.stdout
     if not rows:
         out.write("(no rows)\n")
         return
