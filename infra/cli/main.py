@@ -22,6 +22,7 @@ from smsledger.infra.cli.logging_options import add_log_options, configure_from
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
 from smsledger.infra.stores.selection import StoreError
+from smsledger.projections import runner
 from smsledger.projections.queries import QUERIES, run_query
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -49,8 +50,10 @@ def opened(settings: Settings) -> Iterator[Ledger]:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     source = args.file
     with open_input(source) as stream, opened(settings) as ledger:
-        report = progress_printer("ingesting") if not args.quiet else None
-        large = source != "-" and os.path.getsize(source) >= WORTH_IT_BYTES
+        size = os.path.getsize(source) if source != "-" else 0
+        share = (lambda: stream.tell() / size) if size and stream.seekable() else None
+        report = progress_printer("ingesting", fraction=share) if not args.quiet else None
+        large = size >= WORTH_IT_BYTES
         with projecting_alongside(settings.store, ledger.policy.name, enabled=large):
             counts = ingest_lines(
                 ledger.engine(), stream, source=source, batch_size=settings.batch_size,
@@ -66,7 +69,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 @command("project")
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as ledger:
-        report = progress_printer("projecting")
+        events = ledger.opened.recorder.last_notification_id()
+        todo = events if args.rebuild else events - runner.position(ledger.opened.database)
+        report = progress_printer("rebuilding" if args.rebuild else "projecting", total=todo)
         folded = ledger.rebuild(report) if args.rebuild else ledger.catch_up(report)
         end_progress()
     print(f"{'rebuilt from' if args.rebuild else 'caught up with'} {folded} events")
@@ -119,7 +124,8 @@ def _time_arg(text: str) -> datetime:
 @command("audit")
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as ledger:
-        report = audit(ledger, progress_printer("replaying"))
+        events = ledger.opened.recorder.last_notification_id()
+        report = audit(ledger, progress_printer("replaying", total=events))
         end_progress()
     print(f"events replayed: {report.events}, accounts: {report.accounts}, "
           f"orders: {report.orders}")
