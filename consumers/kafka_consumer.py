@@ -22,6 +22,7 @@ from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
 from .engine import Engine
 from .journal import Batch, Inbound
+from .observer import ConsumerObserver
 from .partitions import Buffered, PartitionOwnership, buffered
 from .schedule import Ownership
 
@@ -66,6 +67,7 @@ class LedgerConsumer:
         buffer_limit: int | None = None,
         stop_when_idle: float | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observer: ConsumerObserver | None = None,
     ) -> None:
         self.consumer = consumer
         self.make_engine = make_engine
@@ -79,6 +81,7 @@ class LedgerConsumer:
         self.buffer_limit = buffer_limit or 4 * batch_size
         self.stop_when_idle = stop_when_idle
         self.wall_clock = wall_clock
+        self.observer = observer or ConsumerObserver()
         self.report = ConsumeReport()
         self.stopping = False
         self.engine: Engine | None = None
@@ -98,6 +101,9 @@ class LedgerConsumer:
         self._last_record = time.monotonic()
         applied = False
         while not self.stopping:
+            self.observer.turn(self)
+            if self.stopping:
+                break
             self._fetch(applied)
             if self.engine is None:
                 applied = False
@@ -169,6 +175,9 @@ class LedgerConsumer:
         Time spent joining the group or catching up never counts."""
         if self.stop_when_idle is None or self.engine is None or not self._caught_up():
             return False
+        if not self.observer.may_idle():
+            self._last_record = time.monotonic()  # the span starts again afterwards
+            return False
         return time.monotonic() - max(last_record, self._assigned_at) >= self.stop_when_idle
 
     def _apply_merged(self) -> bool:
@@ -176,10 +185,12 @@ class LedgerConsumer:
         if not batch:
             return False
         assert self.engine is not None
+        started = time.monotonic()
         self.engine.process(batch)
         self._commit()
         self.report.records += len(batch)
         self.report.last_applied = time.monotonic()
+        self.observer.applied(self, len(batch), self.report.last_applied - started)
         return True
 
     def _commit(self) -> None:
@@ -187,6 +198,7 @@ class LedgerConsumer:
         batch = self.engine.commit()
         self.report.batches += 1
         self.report.dead_letters_published += self.publish_dead_letters(batch)
+        self.observer.committed(self, batch)
         if batch.offsets:
             hint = {
                 TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
@@ -246,11 +258,13 @@ class LedgerConsumer:
             else:
                 self.consumer.seek(tp, offset)
         log.info("assigned %s", sorted((tp.topic, tp.partition) for tp in partitions))
+        self.observer.assigned(self, partitions)
 
     def revoked(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self.buffers.pop(tp, None)
         self.engine = None
+        self.observer.revoked(self, partitions)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python: untyped, Any

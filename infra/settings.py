@@ -55,12 +55,22 @@ class KafkaSettings:
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1500
     max_poll_interval_ms: int = 30000
+    # A lost broker: kafka-python reconnects with a backoff doubling from the first to the
+    # second value; a member that has had no connection for `broker_timeout_s` stops, non-zero.
+    reconnect_backoff_ms: int = 100
+    reconnect_backoff_max_ms: int = 5000
+    broker_timeout_s: float = 60.0
+    # A member without partitions this long (a rebalance that does not end) warns; with
+    # --stop-when-idle it stops, non-zero.
+    assignment_timeout_s: float = 60.0
 
     def client_options(self) -> dict[str, Any]:
         """Options common to producers, consumers and admin clients."""
         options: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap.split(","),
             "security_protocol": self.security_protocol,
+            "reconnect_backoff_ms": self.reconnect_backoff_ms,
+            "reconnect_backoff_max_ms": self.reconnect_backoff_max_ms,
         }
         optional = {
             "sasl_mechanism": self.sasl_mechanism,
@@ -84,6 +94,10 @@ class Settings:
     batch_size: int = 8000
     # The early-cancel lock in seconds for new orders (None: the policy's own, 0 s).
     cancel_lock: int | None = None
+    log_level: str = "info"  # debug, info, warning, error
+    log_format: str = "text"  # text or json (one object per line)
+    metrics_port: int = 0  # consume and relay serve Prometheus metrics here (0: off)
+    metrics_host: str = "127.0.0.1"
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -97,6 +111,16 @@ def _env_int(env: Mapping[str, str], key: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{key} must be an integer, got {raw!r}") from None
+
+
+def _env_float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{key} must be a number, got {raw!r}") from None
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +154,14 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_poll_interval_ms=_env_int(
             env, "SMSLEDGER_MAX_POLL_INTERVAL_MS", KafkaSettings.max_poll_interval_ms
         ),
+        reconnect_backoff_ms=_env_int(
+            env, "SMSLEDGER_RECONNECT_BACKOFF_MS", KafkaSettings.reconnect_backoff_ms),
+        reconnect_backoff_max_ms=_env_int(
+            env, "SMSLEDGER_RECONNECT_BACKOFF_MAX_MS", KafkaSettings.reconnect_backoff_max_ms),
+        broker_timeout_s=_env_float(
+            env, "SMSLEDGER_BROKER_TIMEOUT_S", KafkaSettings.broker_timeout_s),
+        assignment_timeout_s=_env_float(
+            env, "SMSLEDGER_ASSIGNMENT_TIMEOUT_S", KafkaSettings.assignment_timeout_s),
     )
     return Settings(
         store=env.get("SMSLEDGER_STORE") or DEFAULT_STORE,
@@ -137,6 +169,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         kafka=kafka,
         batch_size=_env_int(env, "SMSLEDGER_BATCH", Settings.batch_size),
         cancel_lock=_env_lock(env),
+        log_level=(env.get("SMSLEDGER_LOG_LEVEL") or Settings.log_level).lower(),
+        log_format=(env.get("SMSLEDGER_LOG_FORMAT") or Settings.log_format).lower(),
+        metrics_port=_env_int(env, "SMSLEDGER_METRICS_PORT", Settings.metrics_port),
+        metrics_host=env.get("SMSLEDGER_METRICS_HOST") or Settings.metrics_host,
     )
 
 

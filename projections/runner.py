@@ -138,8 +138,12 @@ def refresh_derived(db: Any, clock: LedgerClock) -> None:
 
     Rows a batch changes are marked stale; this pass re-derives them, so the work is done
     once per catch-up rather than once per batch, and a crash in between leaves the marks.
+    It takes the tracking position's lock first, as every fold and rebuild does: two
+    writers that locked rows of several tables in different orders would deadlock
+    (PostgreSQL), e.g. a fold writing balances then statistics, a refresh the reverse.
     """
     with db.transaction() as cursor:
+        locked_position(db, cursor)
         refresh_with(db, cursor, clock)
 
 

@@ -29,7 +29,7 @@ from smsledger.infra.bench.child import ingest_into
 from smsledger.infra.bench.naive import naive_ingest
 from smsledger.infra.bench.phase import Phase, measure
 from smsledger.infra.bootstrap import bootstrap
-from smsledger.infra.cli.render import print_json, print_table
+from smsledger.infra.cli.render import end_progress, print_json, print_table, show_step
 from smsledger.infra.settings import DEFAULT_POLICY, Settings
 from smsledger.infra.simulation.simulator import config_for_size, simulate_lines
 from smsledger.projections.queries import run_query
@@ -79,10 +79,12 @@ def raw_limit(source_db: Path, target_db: Path) -> tuple[int, float]:
 
 def child_phase(name: str, unit: str, *args: str) -> Phase:
     """Run a phase in a fresh interpreter: its time is measured inside, its peak RSS is its own."""
+    show_step(f"bench: {name}...")
     done = subprocess.run(
         [sys.executable, "-m", "smsledger.infra.bench.child", *args],
         capture_output=True, check=False,
     )
+    end_progress()
     if done.returncode != 0:
         raise RuntimeError(f"bench phase {name} failed: {done.stderr.decode()[-2000:]}")
     figures = orjson.loads(done.stdout.splitlines()[-1])

@@ -24,10 +24,12 @@ from smsledger.infra.cli.conventions import (
     remember_subparsers,
 )
 from smsledger.infra.cli.inputs import UsageError, open_input
+from smsledger.infra.cli.logging_options import add_log_options, configure_from
 from smsledger.infra.cli.policy_options import add_cancel_lock
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
 from smsledger.infra.stores.selection import StoreError, masked
+from smsledger.projections import runner
 from smsledger.projections.queries import QUERIES, run_query
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -56,8 +58,10 @@ def opened(settings: Settings, *, create: bool = False) -> Iterator[Ledger]:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     source = args.file
     with open_input(source) as stream, opened(settings, create=True) as ledger:
-        report = progress_printer("ingesting") if not args.quiet else None
-        large = source != "-" and os.path.getsize(source) >= WORTH_IT_BYTES
+        size = os.path.getsize(source) if source != "-" else 0
+        share = (lambda: stream.tell() / size) if size and stream.seekable() else None
+        report = progress_printer("ingesting", fraction=share) if not args.quiet else None
+        large = size >= WORTH_IT_BYTES
         with projecting_alongside(settings.store, ledger.policy.name, enabled=large):
             counts = ingest_lines(
                 ledger.engine(), stream, source=source, batch_size=settings.batch_size,
@@ -76,7 +80,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 @command("project")
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as ledger:
-        report = progress_printer("projecting")
+        events = ledger.opened.recorder.last_notification_id()
+        todo = events if args.rebuild else events - runner.position(ledger.opened.database)
+        report = progress_printer("rebuilding" if args.rebuild else "projecting", total=todo)
         folded = ledger.rebuild(report) if args.rebuild else ledger.catch_up(report)
         end_progress()
     print(f"{'rebuilt from' if args.rebuild else 'caught up with'} {folded} events")
@@ -120,7 +126,8 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 @command("audit")
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as ledger:
-        report = audit(ledger, progress_printer("replaying"))
+        events = ledger.opened.recorder.last_notification_id()
+        report = audit(ledger, progress_printer("replaying", total=events))
         end_progress()
     if args.json:
         print_json({"events": report.events, "accounts": report.accounts,
@@ -162,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_options(common)
     common.add_argument("--policy", choices=sorted(POLICIES),
                         help="refund policy (env SMSLEDGER_POLICY; default sms-service)")
+    add_log_options(common)
     parser = argparse.ArgumentParser(
         prog="smsledger", description="Event-sourced order and money engine for SMS numbers.")
     add_version(parser)
@@ -210,8 +218,10 @@ def _add_optional_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     from smsledger.infra.cli.runtime_commands import add_runtime_commands
+    from smsledger.infra.cli.status_commands import add_status_commands
 
     add_runtime_commands(sub, common, command)
+    add_status_commands(sub, common, command)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -234,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_for(args)
         check_store_url(args, settings)
+        configure_from(args, settings)
         code = COMMANDS[args.command](args, settings)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code

@@ -10,7 +10,8 @@ from typing import Any, TextIO
 import orjson
 
 
-def print_json(rows: Any, out: TextIO = sys.stdout) -> None:
+def print_json(rows: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up at the call: tests and pipes may replace it
     out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
@@ -32,14 +33,15 @@ def _cut(text: str, width: int | None) -> str:
 
 
 def print_table(
-    rows: Sequence[dict[str, Any]], out: TextIO = sys.stdout, *, max_width: int = 60
+    rows: Sequence[dict[str, Any]], out: TextIO | None = None, *, max_width: int = 60
 ) -> None:
     """Rows as aligned columns. Cells are cut to `max_width` (ending "…") on a terminal
     only: output read by a program or written to a file is whole."""
+    out = out or sys.stdout
     if not rows:
         out.write("(no rows)\n")
         return
-    width = max_width if out.isatty() else None
+    width = max_width if _is_terminal(out) else None
     headers = list(rows[0])
     cells = [[_cut(_cell(row.get(h)), width) for h in headers] for row in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
@@ -65,32 +67,62 @@ def count(number: int, noun: str) -> str:
 
 
 def progress_printer(
-    label: str, out: TextIO = sys.stderr, every: float = 0.5
+    label: str, out: TextIO | None = None, every: float = 0.5, *, total: int | None = None,
+    fraction: Callable[[], float] | None = None, clock: Callable[[], float] = time.monotonic,
 ) -> Callable[[int], None]:
-    """A callback that reports a running count on stderr, at most every `every` seconds;
-    on a terminal only (a log file gets no carriage returns)."""
-    if not out.isatty():
-        return _no_progress
-    started = time.monotonic()
-    last = [0.0]
+    """A callback that shows a running count on stderr, at most every `every` seconds, as a
+    bar with rate and ETA when the work's size is known (`total` items, or a `fraction`
+    done, e.g. of a file's bytes). Only on a terminal: piped output gets no `\r` lines."""
+    stream = out or sys.stderr
+    if not _is_terminal(stream):
+        return lambda count: None
+    started = clock()
+    last = [float("-inf")]
 
     def report(count: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= every:
-            last[0] = now
-            rate = count / max(now - started, 1e-9)
-            out.write(f"\r{label}: {count:,} ({rate:,.0f}/s)   ")
-            out.flush()
+        now = clock()
+        if now - last[0] < every:
+            return
+        last[0] = now
+        elapsed = max(now - started, 1e-9)
+        done = fraction() if fraction is not None else (
+            count / total if total else None)
+        stream.write("\r" + progress_line(label, count, count / elapsed, done, elapsed))
+        stream.flush()
 
     return report
 
 
-def _no_progress(count: int) -> None:
-    return None
+def progress_line(label: str, count: int, rate: float, done: float | None,
+                  elapsed: float, width: int = 24) -> str:
+    """`label [#####-----] 42% 12,345 (3,210/s, ETA 0:07)`, or without bar and ETA when
+    the size of the work is not known."""
+    if done is None:
+        return f"{label}: {count:,} ({rate:,.0f}/s)   "
+    done = min(max(done, 0.0), 1.0)
+    filled = int(done * width)
+    eta = elapsed * (1 - done) / done if done > 0 else None
+    left = "?" if eta is None else f"{int(eta) // 60}:{int(eta) % 60:02d}"
+    return (f"{label} [{'#' * filled}{'-' * (width - filled)}] {done:4.0%} {count:,}"
+            f" ({rate:,.0f}/s, ETA {left})   ")
 
 
-def end_progress(out: TextIO = sys.stderr) -> None:
-    """Clear the progress line (nothing was written where stderr is not a terminal)."""
-    if out.isatty():
-        out.write("\r\033[K")
-        out.flush()
+def show_step(text: str, out: TextIO | None = None) -> None:
+    """One line saying what long work is at (only on a terminal; `end_progress` clears it)."""
+    stream = out or sys.stderr
+    if _is_terminal(stream):
+        stream.write(f"\r\033[K{text}")
+        stream.flush()
+
+
+def end_progress(out: TextIO | None = None) -> None:
+    """Clear the progress line (nothing was written when not on a terminal)."""
+    stream = out or sys.stderr
+    if _is_terminal(stream):
+        stream.write("\r\033[K")
+        stream.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

@@ -49,7 +49,20 @@ def kafka_settings(args: argparse.Namespace, settings: Settings) -> Settings:
         group_id=given("group") or kafka.group_id, topics=topics,
         batch_size=given("batch_size") or kafka.batch_size,
     )
-    return replace(settings, kafka=kafka)
+    timeouts = {"broker_timeout_s": getattr(args, "broker_timeout", None),
+                "assignment_timeout_s": getattr(args, "assignment_timeout", None)}
+    kafka = replace(kafka, **{k: v for k, v in timeouts.items() if v is not None})
+    return settings.with_overrides(kafka=kafka, metrics_port=getattr(args, "metrics_port", None),
+                                   metrics_host=getattr(args, "metrics_host", None))
+
+
+def _metrics_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics"
+                        " (env SMSLEDGER_METRICS_PORT; default off)")
+    parser.add_argument("--metrics-host", metavar="HOST",
+                        help="address the metrics listen on (env SMSLEDGER_METRICS_HOST;"
+                        " default 127.0.0.1)")
 
 
 def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any) -> None:
@@ -59,10 +72,19 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
                    help="exit 0 once nothing has arrived for this long")
     add_cancel_lock(p)
     p.add_argument("--json", action="store_true", help="the summary as one JSON object")
+    p.add_argument("--broker-timeout", type=float, metavar="SECONDS",
+                   help="stop, exit 2, once no broker was reachable for this long"
+                   " (env SMSLEDGER_BROKER_TIMEOUT_S; default 60)")
+    p.add_argument("--assignment-timeout", type=float, metavar="SECONDS",
+                   help="with --stop-when-idle: stop, exit 2, once no partitions were"
+                   " assigned for this long; without: warn (env SMSLEDGER_ASSIGNMENT_TIMEOUT_S;"
+                   " default 60)")
+    _metrics_options(p)
 
     p = sub.add_parser("relay", parents=[common], help="publish domain events to Kafka")
     _kafka_options(p, topics=("ledger",))
     p.add_argument("--stop-when-idle", type=float, metavar="SECONDS")
+    _metrics_options(p)
 
     p = sub.add_parser("produce", help="publish a JSONL stream to the topics as it is read")
     _kafka_options(p, topics=ALL_TOPICS)

@@ -1,4 +1,4 @@
 """Kafka: client factories, topics, the producer of JSONL, the local Tansu broker, and the
 consume/relay runtime. May import domain, projections, consumers, infra.settings,
-infra.bootstrap and infra.alongside.
+infra.bootstrap, infra.alongside and infra.observability.
 """

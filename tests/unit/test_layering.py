@@ -132,7 +132,8 @@ INFRA_MAY_IMPORT = {
     "simulation": set(),
     "stores": {"settings"},
     "audit": {"stores", "bootstrap", "settings"},
-    "kafka": {"settings", "bootstrap", "alongside", "stores"},
+    "kafka": {"settings", "bootstrap", "alongside", "stores", "observability"},
+    "observability": {"settings"},
     "bench": {"settings", "bootstrap", "alongside", "stores", "kafka", "simulation", "cli.render"},
 }
 
