@@ -126,3 +126,18 @@ def test_a_tick_is_counted_once_and_copied_to_every_partition() -> None:
     assert (report.lines, report.ticks, report.total, report.blank) == (1, 1, PARTITIONS, 1)
     assert report.tick_messages == PARTITIONS
     assert sorted(p for _, _, _, p, _ in producer.sent) == list(range(PARTITIONS))
+
+
+def test_a_payout_read_before_the_closure_that_makes_its_request_waits_for_it() -> None:
+    """A closure's refund request (issue 13) is named by no `refund.requested`: the closure
+    itself makes its owner known, and releases a payout that was read before it."""
+    producer = FakeProducer()
+    publish_lines([
+        line("m1", "refund.paid", request="closure:a1", fee=0),
+        line("m2", "account.closed", account="a1"),
+        line("m3", "deposit.succeeded", account="a1", deposit="d9", amount=5, method="card"),
+        line("m4", "refund.extended", request="closure:a1:d9", reason="x",
+             until="2026-07-01T00:00:00Z"),
+    ], producer, Router(TOPICS))
+    sent = {orjson.loads(value)["id"]: key for _, value, key, _, _ in producer.sent}
+    assert sent == {"m1": b"a1", "m2": b"a1", "m3": b"a1", "m4": b"a1"}
