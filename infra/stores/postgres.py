@@ -20,7 +20,12 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from smsledger.consumers.journal import Batch
-from smsledger.infra.stores.journal_sql import POSTGRES_TYPES, journal_ddl, write_journal
+from smsledger.infra.stores.journal_sql import (
+    POSTGRES_TYPES,
+    journal_ddl,
+    release_claims,
+    write_journal,
+)
 
 # Table creation takes this advisory lock (per database): CREATE ... IF NOT EXISTS does not
 # wait for a concurrent creator, so two processes opening a new store at once could fail in
@@ -56,6 +61,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "{0} SELECT * FROM unnest(%s::{1}[], %s::bigint[], %s::text[], %s::bytea[])"
         ).format(target, id_type)
         self.sql_create_statements.extend(SQL(s) for s in journal_ddl(POSTGRES_TYPES))  # type: ignore[arg-type]
+        # A journal written before digests were kept gains the column.
+        self.sql_create_statements.append(
+            SQL("ALTER TABLE processed_messages ADD COLUMN IF NOT EXISTS digest TEXT"))
 
     def _insert_stored_events(
         self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -114,9 +122,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             return
         # The two tables with a row per message go in as text arrays, one statement each:
         # a pipelined executemany costs a protocol round of work per row.
+        release_claims(curs, journal, placeholder="%s")
         _insert_text_rows(curs, "processed_messages", journal.processed)
         _insert_text_rows(curs, "rejections", journal.rejections)
-        write_journal(curs, replace(journal, processed=[], rejections=[]), placeholder="%s")
+        write_journal(curs, replace(journal, processed=[], rejections=[]), placeholder="%s",
+                      claims_released=True)
 
     def select_stored_after(self, position: int, limit: int) -> list[tuple[Any, ...]]:
         """(notification id, originator id, version, topic, state) after `position`."""
@@ -245,14 +255,21 @@ class PostgresDatabase:
         cursor.executemany(to_pyformat(sql), seq)
 
     def present(self, table: str, column: str, values: Sequence[str]) -> set[str]:
-        """Which of the text `values` the column holds: one statement, the values as one
-        JSON array (a long placeholder list costs psycopg a parse per query)."""
-        rows = self.query(
-            f"SELECT {column} FROM {table} WHERE {column} IN"
+        """Which of the text `values` the column holds."""
+        return {r[0] for r in self.rows_with(table, column, column, values)}
+
+    def rows_with(
+        self, table: str, columns: str, column: str, values: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """`columns` of the rows whose text `column` is one of `values`: one statement, the
+        values as one JSON array (a long placeholder list costs psycopg a parse per query).
+        No PostgreSQL text holds a NUL, so values with one are in no row (and are left out:
+        the JSON array could not be read as text)."""
+        return self.query(
+            f"SELECT {columns} FROM {table} WHERE {column} IN"
             " (SELECT json_array_elements_text(?::json))",
-            (orjson.dumps(list(values)).decode(),),
+            (orjson.dumps([v for v in values if "\x00" not in v]).decode(),),
         )
-        return {r[0] for r in rows}
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with (
