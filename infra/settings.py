@@ -82,6 +82,8 @@ class Settings:
     policy: str | None = None  # None: the store's own policy, else DEFAULT_POLICY
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     batch_size: int = 8000
+    # A longer input line is dead-lettered (line_too_long) with its first KiB, unread.
+    max_line_bytes: int = 65_536
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -129,9 +131,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             env, "SMSLEDGER_MAX_POLL_INTERVAL_MS", KafkaSettings.max_poll_interval_ms
         ),
     )
+    max_line_bytes = _env_int(env, "SMSLEDGER_MAX_LINE_BYTES", Settings.max_line_bytes)
+    if max_line_bytes < 1:
+        raise ValueError(f"SMSLEDGER_MAX_LINE_BYTES must be at least 1, got {max_line_bytes}")
     return Settings(
         store=env.get("SMSLEDGER_STORE") or DEFAULT_STORE,
         policy=env.get("SMSLEDGER_POLICY") or None,
         kafka=kafka,
         batch_size=_env_int(env, "SMSLEDGER_BATCH", Settings.batch_size),
+        max_line_bytes=max_line_bytes,
     )

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 
-from smsledger.consumers.ingest import ingest_lines
+from smsledger.consumers.ingest import bounded_lines, ingest_lines
 from smsledger.consumers.messages import DecodeError, parse_time
 from smsledger.domain.policies import POLICIES
 from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
@@ -21,6 +21,7 @@ from smsledger.infra.cli.inputs import UsageError, open_input
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
 from smsledger.infra.stores.selection import StoreError
+from smsledger.infra.stores.writer_lock import sole_ingest
 from smsledger.projections.queries import QUERIES, run_query
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -47,13 +48,20 @@ def opened(settings: Settings) -> Iterator[Ledger]:
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     source = args.file
-    with open_input(source) as stream, opened(settings) as ledger:
+    def waiting() -> None:
+        print("smsledger ingest: another ingest into this store is running; waiting for it"
+              " to finish", file=sys.stderr, flush=True)
+
+    with open_input(source) as stream, opened(settings) as ledger, sole_ingest(
+        ledger.opened.database, waiting
+    ):
         report = progress_printer("ingesting") if not args.quiet else None
         large = source != "-" and os.path.getsize(source) >= WORTH_IT_BYTES
         with projecting_alongside(settings.store, ledger.policy.name, enabled=large):
             counts = ingest_lines(
-                ledger.engine(), stream, source=source, batch_size=settings.batch_size,
-                progress=report,
+                ledger.engine(), bounded_lines(stream, settings.max_line_bytes), source=source,
+                batch_size=settings.batch_size, progress=report,
+                max_line_bytes=settings.max_line_bytes,
             )
         ledger.catch_up()
         if report is not None:
@@ -207,18 +215,43 @@ def settings_for(args: argparse.Namespace) -> Settings:
     )
 
 
+def store_failures() -> tuple[type[BaseException], ...]:
+    """The errors of a store that could not do its work (disk full, lock timeout, lost
+    connection), from the library and from the drivers beneath it."""
+    import sqlite3
+
+    from eventsourcing.persistence import OperationalError
+
+    failures: list[type[BaseException]] = [OperationalError, sqlite3.OperationalError]
+    if "psycopg" in sys.modules:
+        failures.append(sys.modules["psycopg"].OperationalError)
+    return tuple(failures)
+
+
+def one_line(error: BaseException) -> str:
+    """The error as one line; a store that is full says what became of the input."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, store_failures()):
+        text = f"the store failed: {text}"
+        if "full" in text or "No space left" in text:
+            text += ("; the batch in hand was not stored (nothing of it is lost): free space"
+                     " and run the same command again, messages stored already count as"
+                     " duplicates")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = settings_for(args)
         return COMMANDS[args.command](args, settings)
-    except (UsageError, StoreError, ValueError, RuntimeError) as error:
-        # Errors of input, configuration or unreachable services: a sentence, not a
-        # traceback (SMSLEDGER_DEBUG=1 shows it).
+    except (UsageError, StoreError, ValueError, RuntimeError, *store_failures()) as error:
+        # Errors of input, configuration, unreachable services or a store that cannot
+        # write (full, locked): a sentence, not a traceback (SMSLEDGER_DEBUG=1 shows it).
         if os.environ.get("SMSLEDGER_DEBUG"):
             raise
-        print(f"smsledger {args.command}: {error}", file=sys.stderr)
+        print(f"smsledger {args.command}: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"smsledger {args.command}: interrupted", file=sys.stderr)
