@@ -297,8 +297,9 @@ class Engine:
     def _processed(
         self, inbound: Inbound, message: Message, outcome: str, reason: str | None
     ) -> None:
-        self._batch.processed.append(
-            (message.id, message.type, outcome, reason, message_digest(inbound.raw)))
+        seen = self._seen_in_batch.get(message.id)  # holds this line's digest (process)
+        digest = seen.digest if seen is not None and seen.digest else message_digest(inbound.raw)
+        self._batch.processed.append((message.id, message.type, outcome, reason, digest))
 
     def _reject(self, inbound: Inbound, message: Message, refusal: Refused) -> None:
         self.counts.rejected += 1

@@ -67,11 +67,17 @@ def ref_problem(value: Any) -> tuple[str, str] | None:
     return None
 
 
+def is_ref(value: Any) -> bool:
+    """`ref_problem(value) is None`, in the fewest steps (it runs for every id and name)."""
+    return (isinstance(value, str) and 0 < len(value) <= _REF_MAX and value.isprintable()
+            and value[0] != " " != value[-1])
+
+
 def ref(name: str, value: Any) -> str:
     if isinstance(value, str) and 0 < len(value) <= _REF_MAX and value.isprintable() and (
         value[0] != " " != value[-1]
     ):
-        return value  # the common case, checked inline
+        return value  # is_ref(value), inline: this runs for every id and name
     reason, must = ref_problem(value) or ("bad_field", "")
     raise DecodeError(reason, f"{name} must be {must}")
 
@@ -198,7 +204,11 @@ _AT_RANGE = "1970-01-01T00:00:00Z..9998-12-31T23:59:59Z"
 
 
 def parse_time(value: Any) -> datetime:
-    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+    if not isinstance(value, str):
+        raise DecodeError("bad_timestamp", f"at {repr(value)[:60]} is not an RFC 3339 date-time")
+    if len(value) == 20 and value[4:20:3] == "--T::Z":
+        pass  # the common form, YYYY-MM-DDTHH:MM:SSZ: fromisoformat checks its digits
+    elif not _RFC3339.fullmatch(value):
         raise DecodeError("bad_timestamp", f"at {repr(value)[:60]} is not an RFC 3339 date-time")
     try:
         parsed = datetime.fromisoformat(value)
@@ -225,7 +235,7 @@ def decode(raw: bytes | str) -> Message:
         raise DecodeError("not_an_object", "a message must be a JSON object")
     raw_id = obj.get("id")
     # The id a dead letter is filed under: only one the stores can hold and show as it is.
-    message_id = raw_id if ref_problem(raw_id) is None else None
+    message_id = raw_id if is_ref(raw_id) else None
     try:
         return _decode_object(obj, message_id)
     except DecodeError as error:
