@@ -175,7 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bad-input", type=float, default=0.01, metavar="SHARE",
                    help="share of hostile lines mixed in (default 0.01)")
 
-    p = sub.add_parser("ingest", parents=[common], help="process inbound messages (JSONL)")
+    p = sub.add_parser(
+        "ingest", parents=[common], help="process inbound messages (JSONL)",
+        epilog="Lines longer than SMSLEDGER_MAX_LINE_BYTES (default 65536) are dead-lettered"
+        " as line_too_long. A second ingest into the same store waits for the first.")
     p.add_argument("file", metavar="FILE|-")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
