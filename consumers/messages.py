@@ -74,10 +74,9 @@ def is_ref(value: Any) -> bool:
 
 
 def ref(name: str, value: Any) -> str:
-    if isinstance(value, str) and 0 < len(value) <= _REF_MAX and value.isprintable() and (
-        value[0] != " " != value[-1]
-    ):
-        return value  # is_ref(value), inline: this runs for every id and name
+    if isinstance(value, str):  # is_ref(value), inline: this runs for every id and name
+        if 0 < len(value) <= _REF_MAX and value.isprintable() and value[0] != " " != value[-1]:
+            return value
     reason, must = ref_problem(value) or ("bad_field", "")
     raise DecodeError(reason, f"{name} must be {must}")
 

@@ -246,10 +246,12 @@ def one_line(error: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    told: tuple[type[BaseException], ...] = (
+        UsageError, StoreError, ValueError, RuntimeError, *store_failures())
     try:
         settings = settings_for(args)
         return COMMANDS[args.command](args, settings)
-    except (UsageError, StoreError, ValueError, RuntimeError, *store_failures()) as error:
+    except told as error:
         # Errors of input, configuration, unreachable services or a store that cannot
         # write (full, locked): a sentence, not a traceback (SMSLEDGER_DEBUG=1 shows it).
         if os.environ.get("SMSLEDGER_DEBUG"):
