@@ -23,6 +23,7 @@ from smsledger.consumers.journal import Batch
 from smsledger.infra.stores.journal_sql import (
     POSTGRES_TYPES,
     journal_ddl,
+    missing_digest_column,
     release_claims,
     write_journal,
 )
@@ -61,9 +62,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "{0} SELECT * FROM unnest(%s::{1}[], %s::bigint[], %s::text[], %s::bytea[])"
         ).format(target, id_type)
         self.sql_create_statements.extend(SQL(s) for s in journal_ddl(POSTGRES_TYPES))  # type: ignore[arg-type]
-        # A journal written before digests were kept gains the column.
-        self.sql_create_statements.append(
-            SQL("ALTER TABLE processed_messages ADD COLUMN IF NOT EXISTS digest TEXT"))
 
     def _insert_stored_events(
         self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -100,6 +98,18 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             lock_for_ddl(curs)
             self._create_schema()
             super().create_table()
+            self._add_digest_column()
+
+    def _add_digest_column(self) -> None:
+        """A journal written before digests were kept gains the column. Looked up first:
+        ALTER TABLE locks the table out even when the column exists, and a writer may hold it."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s"
+                " AND table_name = 'processed_messages'", (self.datastore.schema,))
+            columns = {row["column_name"] for row in curs.fetchall()}
+            for statement in missing_digest_column(columns):
+                curs.execute(statement)
 
     def _create_schema(self) -> None:
         # Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the

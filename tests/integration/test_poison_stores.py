@@ -208,3 +208,25 @@ def test_a_full_database_keeps_every_whole_batch_and_says_how_to_resume(
     assert processed_rows(store) > 0, "the batches before the full one are kept"
     assert ingest(path, store).returncode == 0
     assert views(store) == clean_views
+
+
+@pytest.mark.postgres
+def test_a_postgres_journal_written_before_digests_gains_the_column(pg_schemas: Any) -> None:
+    from tests.integration.conftest import admin_connection
+
+    url = pg_schemas()
+    schema = url.rsplit("=", 1)[1]
+    admin = admin_connection()
+    try:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        admin.execute(f"CREATE TABLE {schema}.processed_messages (message_id TEXT PRIMARY KEY,"
+                      " type TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT)")
+        admin.execute(f"INSERT INTO {schema}.processed_messages VALUES ('m-1', 't', 'applied',"
+                      " NULL)")
+    finally:
+        admin.close()
+    ledger = bootstrap(Settings(store=url))
+    try:
+        assert ledger.opened.store.seen(["m-1", "m-2"]) == {"m-1": (False, None)}
+    finally:
+        ledger.close()
