@@ -25,7 +25,7 @@ from smsledger.domain.refund import RefundRequest
 from smsledger.projections.formats import iso
 
 from .handlers import HANDLERS, Ignored, Park, Refusal
-from .journal import Batch, Inbound, LedgerStore, Parked
+from .journal import Batch, Inbound, LedgerStore, Parked, Seen, message_digest
 from .messages import DecodeError, Message, decode
 from .parking import ParkingLot
 from .schedule import Deadlines, Ownership
@@ -60,6 +60,10 @@ def _in_order(refs: Collection[str]) -> list[str]:
     return list(refs) if len(refs) < 2 else sorted(refs)
 
 
+def inbound_id(message: Message | DecodeError) -> str | None:
+    return message.id if isinstance(message, Message) else message.message_id
+
+
 def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:
     found = []
     for message in messages:
@@ -82,11 +86,17 @@ class Engine:
         self.consumer_group = consumer_group
         self.park_limit = park_limit
         self.counts = Counts()
-        self.watermark: datetime | None = store.watermark()
-        owns = ownership or Ownership()
+        self._ownership = ownership or Ownership()
         # A single writer tracks the deadline of every aggregate; a member of a consumer
         # group only those of its own accounts.
-        self._tracks_every_deadline = type(owns) is Ownership
+        self._tracks_every_deadline = type(self._ownership) is Ownership
+        self._load()
+
+    def _load(self) -> None:
+        """Read what the engine keeps of the store: the watermark, the deadlines and the
+        parked messages it owns."""
+        owns, store = self._ownership, self.store
+        self.watermark: datetime | None = store.watermark()
         self._deadlines = Deadlines()
         for aggregate_id, kind, due, account in store.deadlines():
             if owns.account(account):
@@ -96,7 +106,13 @@ class Engine:
             if owns.parked(parked):
                 self._parking.add(parked)
         self._batch = self._new_batch()
-        self._seen_in_batch: set[str] = set()
+        self._seen_in_batch: dict[str, Seen] = {}
+
+    def reload(self) -> None:
+        """Drop the batch in hand and everything read, and read the store again: another
+        writer committed first (the batch conflicted with what it wrote)."""
+        self.store.forget()
+        self._load()
 
     # The Context the handlers see.
 
@@ -146,19 +162,43 @@ class Engine:
         self.store.prefetch(_referenced_ids(m for _, m in decoded if isinstance(m, Message)))
         ids_ = [m.id if isinstance(m, Message) else m.message_id for _, m in decoded]
         known = [i for i in ids_ if i is not None]
-        seen = self.store.seen(known) if known else set()
+        seen = self.store.seen(known) if known else {}
         for (inbound, message), message_id in zip(decoded, ids_, strict=True):
-            if message_id is not None and (
-                message_id in seen or message_id in self._seen_in_batch
-            ):
-                self.counts.duplicates += 1
+            prior = None
+            if message_id is not None:
+                prior = self._seen_in_batch.get(message_id) or seen.get(message_id)
+            if prior is not None and not self._takes_used_id(inbound, message, prior):
+                pass
             elif isinstance(message, DecodeError):
-                self._dead_letter(inbound, message.reason, message.detail, message_id)
+                self._dead_letter(inbound, message.reason, message.detail, message_id,
+                                  claim=prior is None)
             else:
-                self._seen_in_batch.add(message.id)
+                self._seen_in_batch[message.id] = Seen(False, message_digest(inbound.raw))
                 moved = self.advance(message.at)
                 self._apply(inbound, message, settled=self._all_settled_before(message, moved))
             self._record_offset(inbound)
+
+    def _takes_used_id(
+        self, inbound: Inbound, message: Message | DecodeError, prior: Seen
+    ) -> bool:
+        """A line whose message id was seen before: a duplicate (the same bytes), or
+        another line under a used id. A dead letter does not reserve its id: a valid line
+        that carries it takes it (True). Under an id a processed message holds, another
+        line has no effect and is dead-lettered as `duplicate_id`."""
+        digest = message_digest(inbound.raw)
+        if prior.digest is None or prior.digest == digest:
+            self.counts.duplicates += 1
+            return False
+        message_id = inbound_id(message)
+        if not prior.dead_lettered:
+            self._dead_letter(
+                inbound, "duplicate_id",
+                f"message id {message_id} was used before by a line with other bytes;"
+                " this line has no effect", message_id, claim=False)
+            return False
+        if isinstance(message, Message):
+            self._batch.released.add(message.id)
+        return True
 
     def _all_settled_before(self, message: Message, moved: bool) -> bool:
         """True if no deadline before the message's time can still be open. For a writer
@@ -236,7 +276,7 @@ class Engine:
         try:
             outcome = HANDLERS[message.type](self, message)
         except Refused as refusal:
-            self._reject(message, refusal)
+            self._reject(inbound, message, refusal)
             return
         except CurrencyMismatch as error:
             self._dead_letter(inbound, error.reason, str(error), message.id)
@@ -245,21 +285,25 @@ class Engine:
             self._park(inbound, message, outcome)
             return
         if isinstance(outcome, Refusal):
-            self._reject(message, Refused(outcome.reason, outcome.detail))
+            self._reject(inbound, message, Refused(outcome.reason, outcome.detail))
         elif isinstance(outcome, Ignored):
             self.counts.ignored += 1
-            self._processed(message, "ignored", outcome.reason)
+            self._processed(inbound, message, "ignored", outcome.reason)
         else:
             self.counts.applied += 1
-            self._processed(message, "applied", None)
+            self._processed(inbound, message, "applied", None)
         self._unpark_for(message)
 
-    def _processed(self, message: Message, outcome: str, reason: str | None) -> None:
-        self._batch.processed.append((message.id, message.type, outcome, reason))
+    def _processed(
+        self, inbound: Inbound, message: Message, outcome: str, reason: str | None
+    ) -> None:
+        seen = self._seen_in_batch.get(message.id)  # holds this line's digest (process)
+        digest = seen.digest if seen is not None and seen.digest else message_digest(inbound.raw)
+        self._batch.processed.append((message.id, message.type, outcome, reason, digest))
 
-    def _reject(self, message: Message, refusal: Refused) -> None:
+    def _reject(self, inbound: Inbound, message: Message, refusal: Refused) -> None:
         self.counts.rejected += 1
-        self._processed(message, "rejected", refusal.reason)
+        self._processed(inbound, message, "rejected", refusal.reason)
         subject = next(
             (message.data[k] for k in ("order", "request", "deposit") if message.data.get(k)),
             None,
@@ -270,13 +314,16 @@ class Engine:
         ))
 
     def _dead_letter(
-        self, inbound: Inbound, reason: str, detail: str, message_id: str | None
+        self, inbound: Inbound, reason: str, detail: str, message_id: str | None,
+        *, claim: bool = True,
     ) -> None:
-        """Keep the original bytes and why; the id counts as seen, whatever its payload."""
+        """Keep the original bytes and why. With `claim`, the id is recorded as seen (a
+        redelivery of these bytes is a duplicate; a valid line with other bytes takes it)."""
         self.counts.dead_lettered += 1
-        if message_id is not None:
-            self._seen_in_batch.add(message_id)
-            self._batch.processed.append((message_id, "", "dead_lettered", reason))
+        if message_id is not None and claim:
+            digest = message_digest(inbound.raw)
+            self._seen_in_batch[message_id] = Seen(True, digest)
+            self._batch.processed.append((message_id, "", "dead_lettered", reason, digest))
         self._batch.dead_letters.append((
             message_id, reason, detail, inbound.source, inbound.partition, inbound.offset,
             inbound.raw,
@@ -293,6 +340,8 @@ class Engine:
     def _unpark_for(self, message: Message) -> None:
         if message.type == "order.requested":
             key = ("order", message.data["order"])
+        elif message.type == "account.opened":
+            key = ("account", message.data["account"])
         elif message.type == "refund.requested":
             key = ("request", message.data["request"])
         else:
@@ -318,14 +367,20 @@ class Engine:
 
     def _dead_letter_parked(self, parked: Parked) -> None:
         self._unpark(parked)
+        awaited = "account.opened for" if parked.kind == "account" else parked.kind
         self._dead_letter(
             parked.inbound, f"unknown_{parked.kind}",
-            f"no {parked.kind} {parked.subject} arrived", parked.message_id,
+            f"no {awaited} {parked.subject} arrived", parked.message_id,
         )
 
     def commit(self) -> Batch:
         """Commit the batch in hand; returns it (its dead letters go on to a topic)."""
         batch = self._batch
+        if batch.released:  # the rows by which this batch's dead letters held those ids
+            batch.processed = [
+                row for row in batch.processed
+                if not (row[0] in batch.released and row[2] == "dead_lettered")
+            ]
         if len(batch) or batch.aggregates or batch.offsets or batch.watermark:
             try:
                 self.store.commit(batch)

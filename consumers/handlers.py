@@ -14,7 +14,7 @@ from smsledger.domain.order import Order
 from smsledger.domain.policies import Policy
 from smsledger.domain.refund import RefundRequest
 
-from .messages import Message
+from .messages import DEFAULT_CURRENCY, Message
 
 
 class Context(Protocol):
@@ -51,7 +51,7 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Park:
-    kind: str  # "order" or "request"
+    kind: str  # "order", "request" or "account"
     subject: str
 
 
@@ -89,6 +89,9 @@ def deposit_succeeded(ctx: Context, msg: Message) -> Outcome:
     account = ctx.account(d["account"])
     if account is not None and d["deposit"] in account.deposits:
         return Ignored("duplicate_deposit")
+    if d["currency"] != DEFAULT_CURRENCY and (account is None or not account.registered):
+        # account.currency_from_opening: only the account.opened decides the currency.
+        return Park("account", d["account"])
     account = ledger.deposit(
         account, account=d["account"], deposit=d["deposit"], amount=d["amount"],
         currency=d["currency"], method=d["method"], at=msg.at, policy=ctx.policy,

@@ -3,6 +3,7 @@ transaction so that processing and its record of processing commit or vanish tog
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -14,7 +15,7 @@ from eventsourcing.domain import Aggregate
 JOURNAL_TABLES = (
     """CREATE TABLE IF NOT EXISTS processed_messages (
         message_id TEXT PRIMARY KEY, type TEXT NOT NULL, outcome TEXT NOT NULL,
-        reason TEXT)""",
+        reason TEXT, digest TEXT)""",
     """CREATE TABLE IF NOT EXISTS rejections (
         message_id TEXT PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, account TEXT,
         subject TEXT, reason TEXT NOT NULL, detail TEXT NOT NULL, rules TEXT NOT NULL)""",
@@ -22,6 +23,7 @@ JOURNAL_TABLES = (
         seq {serial}, message_id TEXT, reason TEXT NOT NULL,
         detail TEXT NOT NULL, source TEXT NOT NULL, partition_no INTEGER,
         offset_no BIGINT, raw {blob} NOT NULL, fingerprint TEXT UNIQUE)""",
+    "CREATE INDEX IF NOT EXISTS dead_letters_message_id ON dead_letters (message_id)",
     """CREATE TABLE IF NOT EXISTS parked_messages (
         message_id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
         at TEXT NOT NULL, source TEXT NOT NULL, partition_no INTEGER, offset_no BIGINT,
@@ -35,6 +37,24 @@ JOURNAL_TABLES = (
     """CREATE TABLE IF NOT EXISTS ledger_clock (
         id INTEGER PRIMARY KEY, watermark TEXT NOT NULL, policy TEXT NOT NULL)""",
 )
+
+
+# A note added to the dead letters of a message id that a later, valid line carried.
+RELEASED_NOTE = "; a later line with other bytes carried this message id and was processed"
+
+
+def message_digest(raw: bytes) -> str:
+    """What tells a redelivery (the same bytes) from another message under a used id."""
+    return hashlib.sha256(raw).hexdigest()[:32]  # 128 bits; SHA-256 runs in hardware here
+
+
+class Seen(NamedTuple):
+    """What the journal knows of a message id: whether only dead letters carried it (they
+    do not reserve it for a valid message), and the digest of the line that holds it
+    (None in stores written before digests were kept: any repeat is a duplicate)."""
+
+    dead_lettered: bool
+    digest: str | None
 
 
 class Inbound(NamedTuple):
@@ -52,7 +72,7 @@ class Inbound(NamedTuple):
 @dataclass(frozen=True)
 class Parked:
     message_id: str
-    kind: str  # "order" or "request"
+    kind: str  # "order", "request" or "account"
     subject: str
     at: datetime
     inbound: Inbound
@@ -63,11 +83,15 @@ class Batch:
     """Everything one transaction commits."""
 
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
-    processed: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    # (message id, type, outcome, reason, digest)
+    processed: list[tuple[str, str, str, str | None, str]] = field(default_factory=list)
     rejections: list[tuple[Any, ...]] = field(default_factory=list)
     dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
     parked: dict[str, Parked] = field(default_factory=dict)
     unparked: set[str] = field(default_factory=set)
+    # Message ids that only dead letters held, now carried by a valid line: the dead
+    # letters' claim on them is dropped (and the dead letters say so).
+    released: set[str] = field(default_factory=set)
     deadlines: dict[UUID, tuple[str, datetime | None, str]] = field(default_factory=dict)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     consumer_group: str = ""
@@ -85,7 +109,7 @@ class LedgerStore(Protocol):
 
     def prefetch(self, aggregate_ids: list[UUID]) -> None: ...
 
-    def seen(self, message_ids: list[str]) -> set[str]: ...
+    def seen(self, message_ids: list[str]) -> dict[str, Seen]: ...
 
     def deadlines(self) -> list[tuple[UUID, str, datetime, str]]: ...
 

@@ -17,10 +17,18 @@ class DecodeError(ValueError):
     """The message breaks the contract; it is dead-lettered with `reason`."""
 
     def __init__(self, reason: str, detail: str, message_id: str | None = None) -> None:
+        detail = printable(detail)
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
         self.message_id = message_id
+
+
+def printable(text: str) -> str:
+    """`text` with every unprintable character escaped, safe for any store and terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Message(NamedTuple):
@@ -36,23 +44,61 @@ class Message(NamedTuple):
 Check = Callable[[str, Any], Any]
 
 _REF_MAX = 200
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+DEFAULT_CURRENCY = "USD"
+# Control characters free text may not hold: all of Unicode's (Cc) but tab, LF and CR.
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def ref_problem(value: Any) -> tuple[str, str] | None:
+    """Why `value` cannot be an id or a name (reason, what it must be), or None.
+
+    Ids and names are printable text (`str.isprintable`: no control, format, surrogate,
+    private-use, unassigned or separator character other than the space, so no NUL, no
+    line break, no bidirectional override), 1 to 200 characters, without surrounding
+    whitespace: every store keeps them as they are and every terminal shows them as they are.
+    """
+    if not isinstance(value, str) or not value or len(value) > _REF_MAX:
+        return "bad_field", f"a non-empty string of <= {_REF_MAX} characters"
+    if not value.isprintable():
+        return "unprintable_character", "printable text (no control characters)"
+    if value[0] == " " or value[-1] == " ":
+        return "bad_field", "text without leading or trailing spaces"
+    return None
+
+
+def is_ref(value: Any) -> bool:
+    """`ref_problem(value) is None`, in the fewest steps (it runs for every id and name)."""
+    return (isinstance(value, str) and 0 < len(value) <= _REF_MAX and value.isprintable()
+            and value[0] != " " != value[-1])
 
 
 def ref(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > _REF_MAX:
-        raise DecodeError("bad_field", f"{name} must be a non-empty string of <= {_REF_MAX}")
-    return value
+    if isinstance(value, str):  # is_ref(value), inline: this runs for every id and name
+        if 0 < len(value) <= _REF_MAX and value.isprintable() and value[0] != " " != value[-1]:
+            return value
+    reason, must = ref_problem(value) or ("bad_field", "")
+    raise DecodeError(reason, f"{name} must be {must}")
 
 
 def text(name: str, value: Any) -> str:
+    """Free text (an SMS): any string without control characters but tab and line breaks."""
     if not isinstance(value, str):
         raise DecodeError("bad_field", f"{name} must be a string")
+    if not value.isprintable() and _TEXT_CONTROL.search(value):
+        raise DecodeError("unprintable_character", f"{name} holds a control character")
     return value
 
 
 def optional_text(name: str, value: Any) -> str | None:
-    return None if value is None else text(name, value)
+    """Absent, or printable text (a code) that may be empty."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DecodeError("bad_field", f"{name} must be a string")
+    if not value.isprintable():
+        raise DecodeError("unprintable_character", f"{name} must be printable text")
+    return value
 
 
 def flag(name: str, value: Any) -> bool:
@@ -78,7 +124,7 @@ def fee(name: str, value: Any) -> int:
 
 
 def currency(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not _CURRENCY.match(value):
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
         raise DecodeError("bad_currency", f"{name} must be an ISO 4217 code like USD")
     return value
 
@@ -104,12 +150,14 @@ REQUIRED = object()
 # Per type: field -> (check, default). REQUIRED marks a field that must be present.
 CONTRACT: dict[str, dict[str, tuple[Check, Any]]] = {
     "account.opened": {
-        "account": (ref, REQUIRED), "currency": (currency, "USD"), "eu_consumer": (flag, False),
+        "account": (ref, REQUIRED), "currency": (currency, DEFAULT_CURRENCY),
+        "eu_consumer": (flag, False),
     },
     "waiver.accepted": {"account": (ref, REQUIRED)},
     "deposit.succeeded": {
         "account": (ref, REQUIRED), "deposit": (ref, REQUIRED), "amount": (amount, REQUIRED),
-        "currency": (currency, "USD"), "method": (one_of("card", "crypto", "other"), REQUIRED),
+        "currency": (currency, DEFAULT_CURRENCY),
+        "method": (one_of("card", "crypto", "other"), REQUIRED),
     },
     "order.requested": {
         "account": (ref, REQUIRED), "order": (ref, REQUIRED), "service": (ref, REQUIRED),
@@ -155,18 +203,38 @@ CONTRACT: dict[str, dict[str, tuple[Check, Any]]] = {
 PROVIDER_TYPES = frozenset({"number.issued", "number.unavailable", "sms.delivered"})
 
 
+# RFC 3339's date-time with upper-case T and Z (the RFC allows lower case; the contract
+# does not), ASCII digits, at most nine fraction digits (kept to the microsecond).
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+# Event times the contract takes: every deadline, window and bound derived from one (days,
+# at most weeks) stays far inside what a datetime can hold.
+EARLIEST_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_AT = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+_AT_RANGE = "1970-01-01T00:00:00Z..9998-12-31T23:59:59Z"
+
+
 def parse_time(value: Any) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
-        raise DecodeError("bad_timestamp", "at must be an RFC 3339 string")
+    if not isinstance(value, str):
+        raise DecodeError("bad_timestamp", f"at {repr(value)[:60]} is not an RFC 3339 date-time")
+    if len(value) == 20 and value[4:20:3] == "--T::Z":
+        pass  # the common form, YYYY-MM-DDTHH:MM:SSZ: fromisoformat checks its digits
+    elif not _RFC3339.fullmatch(value):
+        raise DecodeError("bad_timestamp", f"at {repr(value)[:60]} is not an RFC 3339 date-time")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise DecodeError("bad_timestamp", f"at {value!r} is not RFC 3339") from None
-    if parsed.tzinfo is UTC:
-        return parsed  # "Z" or "+00:00": UTC already
-    if parsed.tzinfo is None:
-        raise DecodeError("bad_timestamp", f"at {value!r} has no UTC offset")
-    return parsed.astimezone(UTC)
+        raise DecodeError("bad_timestamp", f"at {value!r} is not a valid time") from None
+    try:
+        if parsed.tzinfo is not UTC:  # "Z" is UTC already
+            parsed = parsed.astimezone(UTC)
+        inside = EARLIEST_AT <= parsed <= LATEST_AT
+    except OverflowError:  # in UTC before year 1 or after 9999
+        inside = False
+    if not inside:
+        raise DecodeError("bad_timestamp", f"at {value!r} is outside {_AT_RANGE}")
+    return parsed
 
 
 def decode(raw: bytes | str) -> Message:
@@ -178,7 +246,8 @@ def decode(raw: bytes | str) -> Message:
     if not isinstance(obj, dict):
         raise DecodeError("not_an_object", "a message must be a JSON object")
     raw_id = obj.get("id")
-    message_id = raw_id if isinstance(raw_id, str) and raw_id and len(raw_id) <= _REF_MAX else None
+    # The id a dead letter is filed under: only one the stores can hold and show as it is.
+    message_id = raw_id if is_ref(raw_id) else None
     try:
         return _decode_object(obj, message_id)
     except DecodeError as error:
@@ -188,7 +257,8 @@ def decode(raw: bytes | str) -> Message:
 
 def _decode_object(obj: dict[str, Any], message_id: str | None) -> Message:
     if message_id is None:
-        raise DecodeError("bad_id", "id must be a non-empty string")
+        reason, must = ref_problem(obj.get("id")) or ("bad_id", "")
+        raise DecodeError("bad_id" if reason == "bad_field" else reason, f"id must be {must}")
     kind = obj.get("type")
     if not isinstance(kind, str) or kind not in CONTRACT:
         raise DecodeError("unknown_type", f"type {kind!r} is not part of the contract")

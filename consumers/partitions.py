@@ -59,10 +59,17 @@ def buffered(
     """A record with its merge key (event time, producer sequence, topic rank), decoded
     once: the engine applies the message it carries."""
     decoded: Message | DecodeError
+    value = value or b""  # a record without a value (a tombstone) is a dead letter too
     try:
         decoded = decode(value)
         at = decoded.at
     except DecodeError as error:
         decoded, at = error, _readable_time(value)
-    sequence = next((int(v) for k, v in headers or () if k == SEQUENCE_HEADER), -1)
+    sequence = next((_sequence(v) for k, v in headers or () if k == SEQUENCE_HEADER), -1)
     return Buffered((at, sequence, rank), Inbound(value, topic, partition, offset, decoded))
+
+
+def _sequence(header: bytes | None) -> int:
+    """The producer sequence of a record; an unreadable header counts as none."""
+    text = (header or b"").strip()
+    return int(text) if text.isdigit() and len(text) < 19 else -1

@@ -98,6 +98,8 @@ class Settings:
     log_format: str = "text"  # text or json (one object per line)
     metrics_port: int = 0  # consume and relay serve Prometheus metrics here (0: off)
     metrics_host: str = "127.0.0.1"
+    # A longer input line is dead-lettered (line_too_long) with its first KiB, unread.
+    max_line_bytes: int = 65_536
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -163,6 +165,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         assignment_timeout_s=_env_float(
             env, "SMSLEDGER_ASSIGNMENT_TIMEOUT_S", KafkaSettings.assignment_timeout_s),
     )
+    max_line_bytes = _env_int(env, "SMSLEDGER_MAX_LINE_BYTES", Settings.max_line_bytes)
+    if max_line_bytes < 1:
+        raise ValueError(f"SMSLEDGER_MAX_LINE_BYTES must be at least 1, got {max_line_bytes}")
     return Settings(
         store=env.get("SMSLEDGER_STORE") or DEFAULT_STORE,
         policy=env.get("SMSLEDGER_POLICY") or None,
@@ -173,6 +178,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         log_format=(env.get("SMSLEDGER_LOG_FORMAT") or Settings.log_format).lower(),
         metrics_port=_env_int(env, "SMSLEDGER_METRICS_PORT", Settings.metrics_port),
         metrics_host=env.get("SMSLEDGER_METRICS_HOST") or Settings.metrics_host,
+        max_line_bytes=max_line_bytes,
     )
 
 

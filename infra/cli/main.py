@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from smsledger.consumers.ingest import ingest_lines
+from smsledger.consumers.ingest import bounded_lines, ingest_lines
 from smsledger.domain.policies import POLICIES
 from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
 from smsledger.infra.audit.replay import audit
@@ -29,6 +29,7 @@ from smsledger.infra.cli.policy_options import add_cancel_lock
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
 from smsledger.infra.stores.selection import StoreError, masked
+from smsledger.infra.stores.writer_lock import sole_ingest
 from smsledger.projections import runner
 from smsledger.projections.queries import QUERIES, run_query
 
@@ -57,15 +58,22 @@ def opened(settings: Settings, *, create: bool = False) -> Iterator[Ledger]:
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     source = args.file
-    with open_input(source) as stream, opened(settings, create=True) as ledger:
+    def waiting() -> None:
+        print("smsledger ingest: another ingest into this store is running; waiting for it"
+              " to finish", file=sys.stderr, flush=True)
+
+    with open_input(source) as stream, opened(settings, create=True) as ledger, sole_ingest(
+        ledger.opened.database, waiting
+    ):
         size = os.path.getsize(source) if source != "-" else 0
         share = (lambda: stream.tell() / size) if size and stream.seekable() else None
         report = progress_printer("ingesting", fraction=share) if not args.quiet else None
         large = size >= WORTH_IT_BYTES
         with projecting_alongside(settings.store, ledger.policy.name, enabled=large):
             counts = ingest_lines(
-                ledger.engine(), stream, source=source, batch_size=settings.batch_size,
-                progress=report,
+                ledger.engine(), bounded_lines(stream, settings.max_line_bytes), source=source,
+                batch_size=settings.batch_size, progress=report,
+                max_line_bytes=settings.max_line_bytes,
             )
         ledger.catch_up()
         if report is not None:
@@ -184,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of hostile lines mixed in (default 0.01)")
     add_cancel_lock(p)
 
-    p = sub.add_parser("ingest", parents=[common], help="process inbound messages (JSONL)")
+    p = sub.add_parser(
+        "ingest", parents=[common], help="process inbound messages (JSONL)",
+        epilog="Lines longer than SMSLEDGER_MAX_LINE_BYTES (default 65536) are dead-lettered"
+        " as line_too_long. A second ingest into the same store waits for the first.")
     p.add_argument("file", metavar="FILE|-")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_cancel_lock(p)
@@ -236,11 +247,36 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 def _given(flag: int | None, env: int | None) -> int | None:
     return env if flag is None else flag
+def store_failures() -> tuple[type[BaseException], ...]:
+    """The errors of a store that could not do its work (disk full, lock timeout, lost
+    connection), from the library and from the drivers beneath it."""
+    import sqlite3
+
+    from eventsourcing.persistence import OperationalError
+
+    failures: list[type[BaseException]] = [OperationalError, sqlite3.OperationalError]
+    if "psycopg" in sys.modules:
+        failures.append(sys.modules["psycopg"].OperationalError)
+    return tuple(failures)
+
+
+def one_line(error: BaseException) -> str:
+    """The error as one line; a store that is full says what became of the input."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, store_failures()):
+        text = f"the store failed: {text}"
+        if "full" in text or "No space left" in text:
+            text += ("; the batch in hand was not stored (nothing of it is lost): free space"
+                     " and run the same command again, messages stored already count as"
+                     " duplicates")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parse_arguments(parser, argv)
+    told: tuple[type[BaseException], ...] = (
+        UsageError, StoreError, ValueError, RuntimeError, *store_failures())
     try:
         settings = settings_for(args)
         check_store_url(args, settings)
@@ -250,12 +286,12 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return output_closed()
-    except (UsageError, StoreError, ValueError, RuntimeError) as error:
-        # Errors of input, configuration or unreachable services: a sentence, not a
-        # traceback (SMSLEDGER_DEBUG=1 shows it).
+    except told as error:
+        # Errors of input, configuration, unreachable services or a store that cannot
+        # write (full, locked): a sentence, not a traceback (SMSLEDGER_DEBUG=1 shows it).
         if os.environ.get("SMSLEDGER_DEBUG"):
             raise
-        print(f"smsledger {args.command}: {error}", file=sys.stderr)
+        print(f"smsledger {args.command}: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"smsledger {args.command}: interrupted", file=sys.stderr)

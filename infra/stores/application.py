@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, Transcoder
 
-from smsledger.consumers.journal import Batch, Inbound, Parked
+from smsledger.consumers.journal import Batch, Inbound, Parked, Seen, message_digest
 from smsledger.infra.stores.transcoding import FastMapper, OrjsonTranscoder
 from smsledger.projections.db import Database
 
@@ -89,9 +89,17 @@ class EventStore:
         for aggregate_id, aggregate in batch.aggregates.items():
             self._remember(aggregate_id, aggregate)
 
-    def seen(self, message_ids: list[str]) -> set[str]:
-        return self.database.present("processed_messages", "message_id", message_ids) | (
-            self.database.present("parked_messages", "message_id", message_ids))
+    def seen(self, message_ids: list[str]) -> dict[str, Seen]:
+        """What the journal holds of these message ids (processed or parked)."""
+        found = {
+            r[0]: Seen(r[1] == "dead_lettered", r[2])
+            for r in self.database.rows_with(
+                "processed_messages", "message_id, outcome, digest", "message_id", message_ids)
+        }
+        for r in self.database.rows_with(
+                "parked_messages", "message_id, raw", "message_id", message_ids):
+            found[r[0]] = Seen(False, message_digest(bytes(r[1])))
+        return found
 
     def deadlines(self) -> list[tuple[UUID, str, datetime, str]]:
         rows = self.database.query("SELECT aggregate_id, kind, due, account FROM deadlines", ())

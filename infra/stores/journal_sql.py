@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from smsledger.consumers.journal import JOURNAL_TABLES, Batch
+from smsledger.consumers.journal import JOURNAL_TABLES, RELEASED_NOTE, Batch
 
 SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
 POSTGRES_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY"}
@@ -15,8 +15,11 @@ def journal_ddl(types: dict[str, str]) -> list[str]:
     return [statement.format(**types) for statement in JOURNAL_TABLES]
 
 
-def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
-    """Insert the journal rows of `batch` with DB-API `cursor`."""
+def write_journal(
+    cursor: Any, batch: Batch, placeholder: str = "?", *, claims_released: bool = False
+) -> None:
+    """Insert the journal rows of `batch` with DB-API `cursor` (`claims_released`: the
+    caller ran `release_claims` already, before inserting the batch's processed rows)."""
 
     def sql(statement: str) -> str:
         return statement if placeholder == "?" else statement.replace("?", placeholder)
@@ -26,9 +29,11 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
             sql("DELETE FROM parked_messages WHERE message_id = ?"),
             [(m,) for m in sorted(batch.unparked)],
         )
+    if not claims_released:
+        release_claims(cursor, batch, placeholder)
     if batch.processed:
         cursor.executemany(
-            sql("INSERT INTO processed_messages VALUES (?, ?, ?, ?)"), batch.processed
+            sql("INSERT INTO processed_messages VALUES (?, ?, ?, ?, ?)"), batch.processed
         )
     if batch.rejections:
         cursor.executemany(
@@ -42,6 +47,11 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
                 " ON CONFLICT (fingerprint) DO NOTHING"
             ),
             [(*letter, _fingerprint(letter)) for letter in batch.dead_letters],
+        )
+    if batch.released:
+        cursor.executemany(
+            sql("UPDATE dead_letters SET detail = detail || ? WHERE message_id = ?"),
+            [(RELEASED_NOTE, m) for m in sorted(batch.released)],
         )
     if batch.parked:
         cursor.executemany(
@@ -74,14 +84,33 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
         )
 
 
-def _fingerprint(letter: tuple[Any, ...]) -> str | None:
-    """Lines without a message id are recognised by where they came from and their bytes,
-    so reading the same input again does not dead-letter them twice."""
+def release_claims(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
+    """Drop the journal rows by which dead letters held the message ids now released; runs
+    before the batch's own rows for those ids are inserted."""
+    if batch.released:
+        cursor.executemany(
+            f"DELETE FROM processed_messages WHERE message_id = {placeholder}",
+            [(m,) for m in sorted(batch.released)],
+        )
+
+
+def _fingerprint(letter: tuple[Any, ...]) -> str:
+    """A dead letter is stored once: one with a message id by its id and bytes (a line
+    that lost its id to another is dead-lettered again when the input is read again),
+    one without by where it came from and its bytes."""
     message_id, _, _, source, partition, offset, raw = letter
     if message_id is not None:
-        return None  # the message id already makes it a duplicate
-    where = f"{source}\0{partition}\0{offset}\0".encode()
+        where = f"id\0{message_id}\0".encode()
+    else:
+        where = f"{source}\0{partition}\0{offset}\0".encode()
     return hashlib.sha256(where + bytes(raw)).hexdigest()
+
+
+def missing_digest_column(columns: set[str]) -> list[str]:
+    """The statement that brings a journal written before digests were kept up to date."""
+    if "digest" in columns:
+        return []
+    return ["ALTER TABLE processed_messages ADD COLUMN digest TEXT"]
 
 
 def _write_deadlines(cursor: Any, batch: Batch, sql: Any) -> None:

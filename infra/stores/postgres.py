@@ -20,7 +20,13 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from smsledger.consumers.journal import Batch
-from smsledger.infra.stores.journal_sql import POSTGRES_TYPES, journal_ddl, write_journal
+from smsledger.infra.stores.journal_sql import (
+    POSTGRES_TYPES,
+    journal_ddl,
+    missing_digest_column,
+    release_claims,
+    write_journal,
+)
 
 # Table creation takes this advisory lock (per database): CREATE ... IF NOT EXISTS does not
 # wait for a concurrent creator, so two processes opening a new store at once could fail in
@@ -100,6 +106,18 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             lock_for_ddl(curs)
             self._create_schema()
             super().create_table()
+            self._add_digest_column()
+
+    def _add_digest_column(self) -> None:
+        """A journal written before digests were kept gains the column. Looked up first:
+        ALTER TABLE locks the table out even when the column exists, and a writer may hold it."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s"
+                " AND table_name = 'processed_messages'", (self.datastore.schema,))
+            columns = {row["column_name"] for row in curs.fetchall()}
+            for statement in missing_digest_column(columns):
+                curs.execute(statement)
 
     def _create_schema(self) -> None:
         # Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the
@@ -122,9 +140,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             return
         # The two tables with a row per message go in as text arrays, one statement each:
         # a pipelined executemany costs a protocol round of work per row.
+        release_claims(curs, journal, placeholder="%s")
         _insert_text_rows(curs, "processed_messages", journal.processed)
         _insert_text_rows(curs, "rejections", journal.rejections)
-        write_journal(curs, replace(journal, processed=[], rejections=[]), placeholder="%s")
+        write_journal(curs, replace(journal, processed=[], rejections=[]), placeholder="%s",
+                      claims_released=True)
 
     def select_stored_after(self, position: int, limit: int) -> list[tuple[Any, ...]]:
         """(notification id, originator id, version, topic, state) after `position`."""
@@ -254,14 +274,21 @@ class PostgresDatabase:
         cursor.executemany(to_pyformat(sql), seq)
 
     def present(self, table: str, column: str, values: Sequence[str]) -> set[str]:
-        """Which of the text `values` the column holds: one statement, the values as one
-        JSON array (a long placeholder list costs psycopg a parse per query)."""
-        rows = self.query(
-            f"SELECT {column} FROM {table} WHERE {column} IN"
+        """Which of the text `values` the column holds."""
+        return {r[0] for r in self.rows_with(table, column, column, values)}
+
+    def rows_with(
+        self, table: str, columns: str, column: str, values: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """`columns` of the rows whose text `column` is one of `values`: one statement, the
+        values as one JSON array (a long placeholder list costs psycopg a parse per query).
+        No PostgreSQL text holds a NUL, so values with one are in no row (and are left out:
+        the JSON array could not be read as text)."""
+        return self.query(
+            f"SELECT {columns} FROM {table} WHERE {column} IN"
             " (SELECT json_array_elements_text(?::json))",
-            (orjson.dumps(list(values)).decode(),),
+            (orjson.dumps([v for v in values if "\x00" not in v]).decode(),),
         )
-        return {r[0] for r in rows}
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with (

@@ -19,7 +19,12 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 
-from smsledger.infra.stores.journal_sql import SQLITE_TYPES, journal_ddl, write_journal
+from smsledger.infra.stores.journal_sql import (
+    SQLITE_TYPES,
+    journal_ddl,
+    missing_digest_column,
+    write_journal,
+)
 
 # Pages each connection may keep in memory (negative: KiB). SQLite's default of 2 MB makes
 # a log past ~100 MB read index pages of the stored events and the journal back from the OS
@@ -115,6 +120,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         # consumer starting beside the first) creates the tables at the same moment.
         with write_transaction(self.datastore) as cursor:
             self._create_table(cursor)
+            cursor.execute("PRAGMA table_info(processed_messages)")
+            for statement in missing_digest_column({row[1] for row in cursor.fetchall()}):
+                cursor.execute(statement)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any

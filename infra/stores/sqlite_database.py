@@ -38,13 +38,26 @@ class SQLiteDatabase:
         cursor.executemany(sql, seq)
 
     def present(self, table: str, column: str, values: Sequence[str]) -> set[str]:
-        """Which of the text `values` the column holds: one statement, the values as one
-        JSON array (a query per 500 placeholders cost twice as much for a batch of 4,000)."""
+        """Which of the text `values` the column holds."""
+        return {r[0] for r in self.rows_with(table, column, column, values)}
+
+    def rows_with(
+        self, table: str, columns: str, column: str, values: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """`columns` of the rows whose text `column` is one of `values`: one statement, the
+        values as one JSON array (a query per 500 placeholders cost twice as much for a
+        batch of 4,000). json_each ends a text at a NUL, so values holding one are bound
+        as parameters of a statement of their own."""
+        with_nul = [v for v in values if "\x00" in v]
         rows = self.query(
-            f"SELECT {column} FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",
-            (orjson.dumps(list(values)).decode(),),
+            f"SELECT {columns} FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",
+            (orjson.dumps([v for v in values if "\x00" not in v]).decode(),),
         )
-        return {r[0] for r in rows}
+        if with_nul:
+            marks = ",".join("?" * len(with_nul))
+            rows += self.query(
+                f"SELECT {columns} FROM {table} WHERE {column} IN ({marks})", with_nul)
+        return rows
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as cursor:

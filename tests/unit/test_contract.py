@@ -142,9 +142,11 @@ def test_optional_fields_take_their_defaults() -> None:
 def test_a_message_id_seen_before_has_no_effect_whatever_its_payload(batch_size: int) -> None:
     s = funded()
     replay = dict(s.messages[1], data={**s.messages[1]["data"], "deposit": "d2", "amount": 5})
-    outcome = run(s.lines() + [orjson.dumps(replay)], batch_size=batch_size)
+    outcome = run(s.lines() + [orjson.dumps(replay), s.lines()[1]], batch_size=batch_size)
     assert outcome.balance()["deposited"] == 1000
-    assert outcome.counts["duplicates"] == 1
+    assert outcome.counts["duplicates"] == 1  # the same bytes again: a redelivery
+    (letter,) = outcome.query("dead-letters")  # other bytes under the id: shown, no effect
+    assert (letter["message"], letter["reason"]) == (s.messages[1]["id"], "duplicate_id")
 
 
 def test_every_message_delivered_twice_gives_the_same_state_as_once() -> None:
@@ -413,8 +415,8 @@ def test_bad_input_is_dead_lettered_and_processing_continues(
     assert outcome.counts["dead_lettered"] == 1
 
 
-def test_a_dead_lettered_message_id_counts_as_seen() -> None:
-    outcome = run(funded().lines() + [bad("m-dup", amount=-1), bad("m-dup")])
+def test_a_dead_lettered_message_id_counts_as_seen_for_the_same_bytes() -> None:
+    outcome = run(funded().lines() + [bad("m-dup", amount=-1), bad("m-dup", amount=-1)])
     assert outcome.balance()["deposited"] == 1000
     assert outcome.counts["duplicates"] == 1
 
@@ -436,7 +438,7 @@ def test_a_message_before_its_order_is_parked_and_applied_when_the_order_appears
     outcome = run(lines, batch_size=batch_size)
     assert outcome.order("o1")["state"] == "sms_received"
     assert outcome.order("o1")["provider"] == "p1"
-    assert outcome.query("dead-letters") == []
+    assert [d["reason"] for d in outcome.query("dead-letters")] == ["duplicate_id"]
 
 
 def test_a_parked_message_is_dead_lettered_after_the_bound() -> None:

@@ -268,7 +268,7 @@ def _kind(line: bytes) -> str:
         return "malformed"
     if not isinstance(value, dict) or not {"id", "type", "at", "data"} <= set(value):
         return "missing"
-    if value["type"] not in CONTRACT:
+    if not isinstance(value["type"], str) or value["type"] not in CONTRACT:
         return "unknown_type"
     data = value["data"]
     if isinstance(data, dict) and data.get("currency", "USD") != "USD":

@@ -85,3 +85,34 @@ def test_nulls_and_blobs_bind_as_themselves_and_other_values_as_before(tmp_path:
         ("integer", 7), ("real", 1.5), ("blob", b"ba"), ("blob", b"mv"),
     ]
     connection.close()
+
+
+def test_present_tells_ids_with_a_nul_apart_from_their_prefix(tmp_path: Path) -> None:
+    """json_each ends a text at a NUL: such ids are looked up as bound parameters."""
+    ledger = bootstrap(Settings(store=f"sqlite:///{tmp_path / 'ledger.db'}"))
+    db = ledger.opened.database
+    try:
+        with db.transaction() as cursor:
+            db.executemany(
+                cursor,
+                "INSERT INTO processed_messages (message_id, type, outcome) VALUES (?, ?, ?)",
+                [("m\x00x", "t", "applied"), ("n", "t", "applied")])
+        asked = ["m", "m\x00x", "m\x00y", "n\x00", "n"]
+        assert db.present("processed_messages", "message_id", asked) == {"m\x00x", "n"}
+    finally:
+        ledger.close()
+
+
+def test_a_journal_written_before_digests_gains_the_column_and_reads_as_duplicates(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE processed_messages (message_id TEXT PRIMARY KEY,"
+                    " type TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT)")
+        old.execute("INSERT INTO processed_messages VALUES ('m-1', 't', 'applied', NULL)")
+    ledger = bootstrap(Settings(store=f"sqlite:///{path}"))
+    try:
+        assert ledger.opened.store.seen(["m-1", "m-2"]) == {"m-1": (False, None)}
+    finally:
+        ledger.close()
