@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from .derived import derive_account, refresh_with, sum_provider_stats
 from .projector import fold_page, originator_hex
 from .rows import BatchRows
+from .series_derived import write_series
 from .tables import INDEXES, TABLES, index_names
 from .tracking import locked_position, track
 
@@ -72,6 +73,7 @@ def rebuild_all(
                 progress(folded)
         writer.write_completed(unfinished=None)
         sum_provider_stats(db, cursor)  # one scan of the orders, before their indexes exist
+        write_series(db, cursor, writer.rows)
         for statement in INDEXES:
             db.execute(cursor, statement)
         refresh_with(db, cursor, clock)  # their rates and medians; accounts are done already

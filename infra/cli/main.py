@@ -18,6 +18,7 @@ from smsledger.infra.audit.replay import audit
 from smsledger.infra.bootstrap import Ledger, bootstrap
 from smsledger.infra.cli import history as history_mod
 from smsledger.infra.cli.inputs import UsageError, open_input
+from smsledger.infra.cli.query_args import add_query_options, query_filters, write_rows
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
 from smsledger.infra.stores.selection import StoreError
@@ -74,16 +75,12 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("query")
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
-    if args.account and not QUERIES[args.view][1]:
-        raise UsageError(f"query {args.view} has no --account filter")
+    filters = query_filters(args)
     with opened(settings) as ledger:
         ledger.catch_up()
-        rows = run_query(ledger.opened.database, args.view, account=args.account,
-                         extras=not args.json)
-    if args.json:
-        print_json(rows)
-    else:
-        print_table(rows)
+        rows = run_query(ledger.opened.database, args.view, extras=not (args.json or args.csv),
+                         **filters)
+    write_rows(args.view, rows, args)
     return 0
 
 
@@ -177,8 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", parents=[common], help="read a projection")
     p.add_argument("view", choices=sorted(QUERIES))
-    p.add_argument("--account")
-    p.add_argument("--json", action="store_true")
+    add_query_options(p)
 
     p = sub.add_parser("history", parents=[common], help="an order's or account's events")
     p.add_argument("id")
@@ -223,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"smsledger {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`query … | head`): stop writing, and say nothing at exit either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
