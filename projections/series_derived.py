@@ -51,10 +51,10 @@ def refresh_series_medians(db: Any, cursor: Any) -> None:
     for table, width, _, step in SERIES:
         db.execute(cursor, f"SELECT period, provider, service, country FROM {table}"
                    " WHERE stale = 1")
-        stale: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        stale: dict[str, list[tuple[str, ...]]] = defaultdict(list)
         for period, *group in cursor.fetchall():
-            stale[period].append(tuple(group))  # type: ignore[arg-type]
-        updates = []
+            stale[period].append(tuple(group))
+        updates: list[tuple[Any, ...]] = []
         for period, groups in sorted(stale.items()):
             times = _times_to_sms(db, cursor, period[:width], _next(period, width, step))
             updates.extend((median(times.get(group, [])), period, *group) for group in groups)

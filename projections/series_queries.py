@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 _ORDER_SERIES_COLUMNS = (
     "period, provider, service, country, orders, rejected, issued, sms_received,"
@@ -79,3 +82,19 @@ def time_bound(moment: datetime, form: str) -> str:
     if start < moment:
         start += timedelta(days=1) if form == "day" else timedelta(hours=1)
     return start.strftime("%Y-%m-%d" if form == "day" else "%Y-%m-%dT%H:00:00Z")
+
+
+def parse_bound(text: str) -> datetime:
+    """A `--since`/`--until` bound: an RFC 3339 time with its offset, to the second, or a
+    date (its midnight UTC). ValueError says what is wrong."""
+    try:
+        if _DATE.fullmatch(text):
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("z", "Z")) if "T" in text.upper() else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValueError(f"{text!r} is not an RFC 3339 time or a date")
+    if moment.microsecond:
+        raise ValueError(f"{text!r}: give whole seconds")
+    return moment.astimezone(UTC)

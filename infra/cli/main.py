@@ -190,8 +190,10 @@ def _add_optional_commands(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     from smsledger.infra.cli.runtime_commands import add_runtime_commands
+    from smsledger.infra.cli.serve_commands import add_serve_commands
 
     add_runtime_commands(sub, common, command)
+    add_serve_commands(sub, common, command)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:

@@ -4,18 +4,14 @@ or CSV."""
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
-from smsledger.consumers.messages import DecodeError, parse_time
 from smsledger.infra.cli.inputs import UsageError
 from smsledger.infra.cli.render import print_csv, print_json, print_table
 from smsledger.projections.queries import QUERIES, SHAPES
-from smsledger.projections.series_queries import GROUP_VIEWS, TIME_COLUMNS
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+from smsledger.projections.series_queries import GROUP_VIEWS, TIME_COLUMNS, parse_bound
 
 
 def add_query_options(parser: argparse.ArgumentParser) -> None:
@@ -52,14 +48,9 @@ def time_bound(flag: str, text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        if _DATE.fullmatch(text):
-            return datetime.fromisoformat(text).replace(tzinfo=UTC)
-        moment = parse_time(text)
-    except (DecodeError, ValueError):
-        raise UsageError(f"{flag} {text!r} is not an RFC 3339 time or a date") from None
-    if moment.microsecond:
-        raise UsageError(f"{flag} {text!r}: give whole seconds")
-    return moment
+        return parse_bound(text)
+    except ValueError as error:
+        raise UsageError(f"{flag} {error}") from None
 
 
 def write_rows(view: str, rows: list[dict[str, Any]], args: argparse.Namespace,
