@@ -18,7 +18,7 @@ class Rows:
     def __init__(self, table: str, keep: int = 0, *, empty_when_zero: str | None = None) -> None:
         self.keep = keep
         # A row whose column of this name is 0 counts nothing: it is deleted, not written
-        # (a time-series group an order moved out of must vanish, as a rebuild never makes it).
+        # (a day's refund requests of a status that all moved on: a rebuild never makes it).
         self.empty_when_zero = empty_when_zero
         self.table = table
         self.columns = columns_of(table)
@@ -154,9 +154,9 @@ class BatchRows:
         self.deposits = Rows("deposits", bound["deposits"])
         self.refunds = Rows("refunds", bound["refunds"])
         self.stats = Rows("provider_stats", bound["provider_stats"])
-        # The time series (series.py), loaded afresh for every batch by period.
-        self.hourly = Rows("orders_hourly", empty_when_zero="orders")
-        self.daily = Rows("orders_daily", empty_when_zero="orders")
+        # The time series (series_folds.py): the periods whose orders changed, and the
+        # money flows of the days a batch touches, loaded afresh for every batch.
+        self.series_stale = Rows("series_stale")
         self.money = Rows("money_daily", empty_when_zero="count")
         self.deposits_of: set[str] = set()  # accounts whose deposits are all in `deposits`
         self.stats_loaded = False
@@ -164,7 +164,7 @@ class BatchRows:
 
     def _tables(self) -> tuple[Rows, ...]:
         return (self.orders, self.balances, self.deposits, self.refunds, self.stats,
-                self.hourly, self.daily, self.money)
+                self.series_stale, self.money)
 
     def preload(self, db: Any, cursor: Any, keys: dict[str, set[tuple[str]]]) -> None:
         """Load the rows with these keys per table, all deposits of those accounts and

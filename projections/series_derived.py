@@ -1,95 +1,91 @@
-"""The time series' columns summed or derived from the orders table: the rebuild's sums, and
-the median time to SMS of each group whose orders' times changed."""
+"""The order series summed from the orders table, period by period: the stale periods after
+a catch-up's batches, every period after a rebuild. One read of a period's orders, through
+the index on their request time, gives its rows' counts, sums and medians."""
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from .rows import BatchRows
+from .tables import columns_of
 
-# Each series: its table, how many characters of an order's request time name its period,
-# the SQL that makes the period from them, and the step to the next period.
-SERIES = (
-    ("orders_hourly", 13, "substr(requested_at, 1, 13) || ':00:00Z'", timedelta(hours=1)),
-    ("orders_daily", 10, "substr(requested_at, 1, 10)", timedelta(days=1)),
+# Each series: how many characters of an order's request time name its period, the SQL
+# that makes the period from them, and the length of a period.
+SERIES = {
+    "orders_hourly": (13, "substr(requested_at, 1, 13) || ':00:00Z'", timedelta(hours=1)),
+    "orders_daily": (10, "substr(requested_at, 1, 10)", timedelta(days=1)),
+}
+
+_ORDERS_OF_PERIOD = (
+    "SELECT COALESCE(provider, ''), service, country, state, issued_at IS NOT NULL,"
+    " first_sms_at IS NOT NULL, released, charged, seconds_to_sms FROM orders"
+    " WHERE requested_at >= ? AND requested_at < ?"
 )
-
-_STATE_COUNT = "SUM(CASE WHEN state = '{}' THEN 1 ELSE 0 END)"
-
-
-def sum_order_series(db: Any, cursor: Any) -> None:
-    """The order series' rows from the orders table, a statement per table, for read models
-    whose folds did not count them (the rebuild): the same sums the folds keep, every
-    median left stale."""
-    sums = ", ".join((
-        "COUNT(*)", _STATE_COUNT.format("rejected"), "COUNT(issued_at)", "COUNT(first_sms_at)",
-        "NULL", _STATE_COUNT.format("timed_out"), _STATE_COUNT.format("cancelled"),
-        _STATE_COUNT.format("refunded"), "SUM(released)", "SUM(charged)", "1",
-    ))
-    for table, _, period, _ in SERIES:
-        db.execute(
-            cursor,
-            f"INSERT INTO {table} (period, provider, service, country, orders, rejected, issued,"
-            " sms_received, median_seconds_to_sms, timed_out, cancelled, refunded, released,"
-            f" revenue, stale) SELECT {period}, COALESCE(provider, ''), service, country,"
-            f" {sums} FROM orders GROUP BY 1, 2, 3, 4",
-        )
+# The counted columns, in the table's order (the median comes after the first four).
+_COUNTED = ("orders", "rejected", "issued", "sms_received", "timed_out", "cancelled",
+            "refunded", "released", "revenue")
+_STATES_COUNTED = frozenset({"rejected", "timed_out", "cancelled", "refunded"})
 
 
 def write_series(db: Any, cursor: Any, rows: BatchRows) -> None:
-    """At the end of a rebuild, once the orders are written: the money flows folded so far,
-    and the order series summed from the orders."""
+    """At the end of a rebuild, once the orders are written: the money flows folded so
+    far, and every period of the order series marked stale (summed by the refresh, after
+    the orders' indexes are built)."""
     rows.money.write_out(db, cursor)
-    sum_order_series(db, cursor)
+    for table, (_, period, _) in SERIES.items():
+        db.execute(cursor, f"INSERT INTO series_stale (series, period)"
+                   f" SELECT DISTINCT '{table}', {period} FROM orders")
 
 
-def refresh_series_medians(db: Any, cursor: Any) -> None:
-    """The median time to SMS of every stale group: one read of each stale period's orders
-    through the index on their request time."""
-    for table, width, _, step in SERIES:
-        db.execute(cursor, f"SELECT period, provider, service, country FROM {table}"
-                   " WHERE stale = 1")
-        stale: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-        for period, *group in cursor.fetchall():
-            stale[period].append(tuple(group))
-        updates: list[tuple[Any, ...]] = []
-        for period, groups in sorted(stale.items()):
-            times = _times_to_sms(db, cursor, period[:width], _next(period, width, step))
-            updates.extend((median(times.get(group, [])), period, *group) for group in groups)
-        if updates:
-            db.executemany(
-                cursor,
-                f"UPDATE {table} SET median_seconds_to_sms = ?, stale = 0"
-                " WHERE period = ? AND provider = ? AND service = ? AND country = ?",
-                updates,
-            )
+def refresh_order_series(db: Any, cursor: Any) -> None:
+    """Sum every stale period again: its rows deleted and written anew from its orders."""
+    db.execute(cursor, "SELECT series, period FROM series_stale ORDER BY series, period")
+    stale = cursor.fetchall()
+    for table, period in stale:
+        width, _, length = SERIES[table]
+        start = datetime.fromisoformat(period)
+        rows = _sum_period(db, cursor, period, period[:width],
+                           (start + length).isoformat()[:width])
+        db.execute(cursor, f"DELETE FROM {table} WHERE period = ?", (period,))
+        if rows:
+            names = columns_of(table)
+            db.executemany(cursor, f"INSERT INTO {table} ({', '.join(names)})"
+                           f" VALUES ({', '.join('?' * len(names))})", rows)
+    if stale:
+        db.execute(cursor, "DELETE FROM series_stale")
 
 
-def _next(period: str, width: int, step: timedelta) -> str:
-    """The next period's prefix of a request time (the exclusive upper bound of this one)."""
-    start = datetime.fromisoformat(period)
-    return (start + step).isoformat()[:width]
-
-
-def _times_to_sms(db: Any, cursor: Any, low: str, high: str) -> dict[tuple[str, ...], list[float]]:
-    db.execute(
-        cursor,
-        "SELECT COALESCE(provider, ''), service, country, seconds_to_sms FROM orders"
-        " WHERE requested_at >= ? AND requested_at < ? AND seconds_to_sms IS NOT NULL",
-        (low, high),
-    )
-    times: dict[tuple[str, ...], list[float]] = defaultdict(list)
-    for provider, service, country, seconds in cursor.fetchall():
-        times[(provider, service, country)].append(float(seconds))
-    return times
+def _sum_period(db: Any, cursor: Any, period: str, low: str, high: str) -> list[tuple[Any, ...]]:
+    """The rows of one period from the orders requested in [low, high) (request-time
+    prefixes), in key order."""
+    db.execute(cursor, _ORDERS_OF_PERIOD, (low, high))
+    sums: dict[tuple[str, str, str], dict[str, int]] = {}
+    times: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for provider, service, country, state, issued, received, released, charged, seconds \
+            in cursor.fetchall():
+        group = (provider, service, country)
+        row = sums.get(group)
+        if row is None:
+            row = sums[group] = dict.fromkeys(_COUNTED, 0)
+        row["orders"] += 1
+        row["issued"] += int(issued)
+        row["sms_received"] += int(received)
+        if state in _STATES_COUNTED:
+            row[state] += 1
+        row["released"] += released
+        row["revenue"] += charged
+        if seconds is not None:
+            times[group].append(float(seconds))
+    return [
+        (period, *group, *(row[name] for name in _COUNTED[:4]), median(times.get(group, [])),
+         *(row[name] for name in _COUNTED[4:]))
+        for group, row in sorted(sums.items())
+    ]
 
 
 def median(values: list[float]) -> float | None:
     """The middle value, or the mean of the two middle ones; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = ordered[(len(ordered) - 1) // 2 : len(ordered) // 2 + 1]
-    return sum(middle) / len(middle)
+    return statistics.median(values) if values else None

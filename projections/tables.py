@@ -7,7 +7,7 @@ _SERIES_COLUMNS = (
     ("orders", "BIGINT"), ("rejected", "BIGINT"), ("issued", "BIGINT"),
     ("sms_received", "BIGINT"), ("median_seconds_to_sms", "DOUBLE PRECISION"),
     ("timed_out", "BIGINT"), ("cancelled", "BIGINT"), ("refunded", "BIGINT"),
-    ("released", "BIGINT"), ("revenue", "BIGINT"), ("stale", "BIGINT"),
+    ("released", "BIGINT"), ("revenue", "BIGINT"),
 )
 _SERIES_KEY = ("period", "provider", "service", "country")
 
@@ -63,10 +63,12 @@ TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         ),
         ("provider", "service", "country"),
     ),
-    # The time series (projections/series.py): orders by the hour and the day they were
-    # requested, and the money flows of each day.
+    # The time series (series_folds.py, series_derived.py): orders by the hour and the day
+    # they were requested, the periods whose orders changed since they were summed, and
+    # the money flows of each day.
     "orders_hourly": (_SERIES_COLUMNS, _SERIES_KEY),
     "orders_daily": (_SERIES_COLUMNS, _SERIES_KEY),
+    "series_stale": ((("series", "TEXT"), ("period", "TEXT")), ("series", "period")),
     "money_daily": (
         (
             ("day", "TEXT"), ("flow", "TEXT"), ("kind", "TEXT"), ("count", "BIGINT"),
@@ -92,8 +94,6 @@ INDEXES = (
     # The time series: --since/--until and the medians read orders by their request time.
     "CREATE INDEX IF NOT EXISTS orders_by_request_time ON orders (requested_at)",
     "CREATE INDEX IF NOT EXISTS refunds_by_request_time ON refunds (requested_at)",
-    "CREATE INDEX IF NOT EXISTS hourly_stale ON orders_hourly (stale)",
-    "CREATE INDEX IF NOT EXISTS daily_stale ON orders_daily (stale)",
 )
 
 
@@ -127,5 +127,5 @@ def upsert_statement(table: str) -> str:
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in key)
     return (
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+        f" ON CONFLICT ({', '.join(key)}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING")
     )
