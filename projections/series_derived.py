@@ -1,6 +1,7 @@
-"""The order series summed from the orders table, period by period: the stale periods after
-a catch-up's batches, every period after a rebuild. One read of a period's orders, through
-the index on their request time, gives its rows' counts, sums and medians."""
+"""The order series summed from order rows: after a catch-up's batches, the stale periods
+from the orders table (one read of a day's orders, through the index on their request time,
+gives the counts, sums and medians of its row and its stale hours' rows); in a rebuild, from
+the order rows as it writes them. Both sum with `_add`, so they give the same rows."""
 
 from __future__ import annotations
 
@@ -12,78 +13,127 @@ from typing import Any
 from .rows import BatchRows
 from .tables import columns_of
 
-# Each series: how many characters of an order's request time name its period, the SQL
-# that makes the period from them, and the length of a period.
-SERIES = {
-    "orders_hourly": (13, "substr(requested_at, 1, 13) || ':00:00Z'", timedelta(hours=1)),
-    "orders_daily": (10, "substr(requested_at, 1, 10)", timedelta(days=1)),
-}
-
-_ORDERS_OF_PERIOD = (
-    "SELECT COALESCE(provider, ''), service, country, state, issued_at IS NOT NULL,"
-    " first_sms_at IS NOT NULL, released, charged, seconds_to_sms FROM orders"
-    " WHERE requested_at >= ? AND requested_at < ?"
+_ORDERS_OF_DAY = (
+    "SELECT substr(requested_at, 1, 13), COALESCE(provider, ''), service, country, state,"
+    " issued_at IS NOT NULL, first_sms_at IS NOT NULL, released, charged, seconds_to_sms"
+    " FROM orders WHERE requested_at >= ? AND requested_at < ?"
 )
-# The counted columns, in the table's order (the median comes after the first four).
-_COUNTED = ("orders", "rejected", "issued", "sms_received", "timed_out", "cancelled",
-            "refunded", "released", "revenue")
-_STATES_COUNTED = frozenset({"rejected", "timed_out", "cancelled", "refunded"})
+# Where each order's state is counted among a row's sums: orders, rejected, issued,
+# sms_received, timed_out, cancelled, refunded, released, revenue.
+_STATE_SLOT = {"rejected": 1, "timed_out": 4, "cancelled": 5, "refunded": 6}
+
+Sums = dict[tuple[str, ...], tuple[list[int], list[float]]]
 
 
-def write_series(db: Any, cursor: Any, rows: BatchRows) -> None:
-    """At the end of a rebuild, once the orders are written: the money flows folded so
-    far, and every period of the order series marked stale (summed by the refresh, after
-    the orders' indexes are built)."""
+class SeriesSums:
+    """The order series summed from finished order rows as a rebuild writes them: the same
+    sums a refresh makes from the table, without reading it back."""
+
+    def __init__(self) -> None:
+        self.hourly: Sums = {}
+
+    def add(self, orders: dict[tuple[Any, ...], dict[str, Any]], keep: str | None) -> None:
+        """Every order row except those of the order `keep` (not finished yet)."""
+        hourly = self.hourly
+        for key, row in orders.items():
+            if key[0] != keep:
+                _add(hourly, (row["requested_at"][:13], row["provider"] or "", row["service"],
+                              row["country"]), row["state"], row["issued_at"] is not None,
+                     row["first_sms_at"] is not None, row["released"], row["charged"],
+                     row["seconds_to_sms"])
+
+    def write(self, db: Any, cursor: Any) -> None:
+        _replace(db, cursor, "orders_daily", [], _rows(_days_of(self.hourly)))
+        _replace(db, cursor, "orders_hourly", [], _rows(self.hourly, suffix=":00:00Z"))
+
+
+def write_series(db: Any, cursor: Any, rows: BatchRows, sums: SeriesSums) -> None:
+    """At the end of a rebuild, once every aggregate is folded: the money flows and the
+    order series."""
     rows.money.write_out(db, cursor)
-    for table, (_, period, _) in SERIES.items():
-        db.execute(cursor, f"INSERT INTO series_stale (series, period)"
-                   f" SELECT DISTINCT '{table}', {period} FROM orders")
+    sums.write(db, cursor)
 
 
 def refresh_order_series(db: Any, cursor: Any) -> None:
-    """Sum every stale period again: its rows deleted and written anew from its orders."""
-    db.execute(cursor, "SELECT series, period FROM series_stale ORDER BY series, period")
+    """Sum every stale period again, a day at a time: one read of the day's orders gives
+    its row of the daily series and the rows of its stale hours, written anew."""
+    db.execute(cursor, "SELECT series, period FROM series_stale")
     stale = cursor.fetchall()
+    hours: dict[str, set[str]] = defaultdict(set)
     for table, period in stale:
-        width, _, length = SERIES[table]
-        start = datetime.fromisoformat(period)
-        rows = _sum_period(db, cursor, period, period[:width],
-                           (start + length).isoformat()[:width])
-        db.execute(cursor, f"DELETE FROM {table} WHERE period = ?", (period,))
-        if rows:
-            names = columns_of(table)
-            db.executemany(cursor, f"INSERT INTO {table} ({', '.join(names)})"
-                           f" VALUES ({', '.join('?' * len(names))})", rows)
+        day = hours[period[:10]]
+        if table == "orders_hourly":
+            day.add(period[:13])
+    for day, stale_hours in sorted(hours.items()):
+        hourly = _sum_day(db, cursor, day)
+        _replace(db, cursor, "orders_daily", [day], _rows(_days_of(hourly)))
+        _replace(db, cursor, "orders_hourly", [h + ":00:00Z" for h in sorted(stale_hours)],
+                 _rows({k: v for k, v in hourly.items() if k[0] in stale_hours},
+                       suffix=":00:00Z"))
     if stale:
         db.execute(cursor, "DELETE FROM series_stale")
 
 
-def _sum_period(db: Any, cursor: Any, period: str, low: str, high: str) -> list[tuple[Any, ...]]:
-    """The rows of one period from the orders requested in [low, high) (request-time
-    prefixes), in key order."""
-    db.execute(cursor, _ORDERS_OF_PERIOD, (low, high))
-    sums: dict[tuple[str, str, str], dict[str, int]] = {}
-    times: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for provider, service, country, state, issued, received, released, charged, seconds \
-            in cursor.fetchall():
-        group = (provider, service, country)
-        row = sums.get(group)
-        if row is None:
-            row = sums[group] = dict.fromkeys(_COUNTED, 0)
-        row["orders"] += 1
-        row["issued"] += int(issued)
-        row["sms_received"] += int(received)
-        if state in _STATES_COUNTED:
-            row[state] += 1
-        row["released"] += released
-        row["revenue"] += charged
-        if seconds is not None:
-            times[group].append(float(seconds))
-    return [
-        (period, *group, *(row[name] for name in _COUNTED[:4]), median(times.get(group, [])),
-         *(row[name] for name in _COUNTED[4:]))
-        for group, row in sorted(sums.items())
-    ]
+def _sum_day(db: Any, cursor: Any, day: str) -> Sums:
+    """The sums of every hour of the day, from its orders."""
+    following = (datetime.fromisoformat(day) + timedelta(days=1)).isoformat()[:10]
+    db.execute(cursor, _ORDERS_OF_DAY, (day, following))
+    hourly: Sums = {}
+    for hour, provider, service, country, *order in cursor.fetchall():
+        _add(hourly, (hour, provider, service, country), *order)
+    return hourly
+
+
+def _add(sums: Sums, key: tuple[str, ...], state: str, issued: Any, received: Any,
+         released: int, charged: int, seconds: Any) -> None:
+    """Count one order into its group's sums."""
+    found = sums.get(key)
+    if found is None:
+        found = sums[key] = ([0] * 9, [])
+    row, times = found
+    row[0] += 1
+    if issued:
+        row[2] += 1
+    if received:
+        row[3] += 1
+    slot = _STATE_SLOT.get(state)
+    if slot is not None:
+        row[slot] += 1
+    row[7] += released
+    row[8] += charged
+    if seconds is not None:
+        times.append(float(seconds))
+
+
+def _days_of(hourly: Sums) -> Sums:
+    """The hours' sums added up by day (the times to SMS together, for the day's median)."""
+    daily: Sums = {}
+    for (hour, *group), (row, times) in sorted(hourly.items()):
+        found = daily.get((hour[:10], *group))
+        if found is None:
+            daily[(hour[:10], *group)] = (list(row), list(times))
+            continue
+        total, all_times = found
+        for index, value in enumerate(row):
+            total[index] += value
+        all_times.extend(times)
+    return daily
+
+
+def _rows(sums: Sums, suffix: str = "") -> list[tuple[Any, ...]]:
+    """In the tables' column order: the median after the first four counts."""
+    return [(key[0] + suffix, *key[1:], *row[:4], median(times), *row[4:])
+            for key, (row, times) in sorted(sums.items())]
+
+
+def _replace(db: Any, cursor: Any, table: str, periods: list[str],
+             rows: list[tuple[Any, ...]]) -> None:
+    for period in periods:
+        db.execute(cursor, f"DELETE FROM {table} WHERE period = ?", (period,))
+    if rows:
+        names = columns_of(table)
+        db.executemany(cursor, f"INSERT INTO {table} ({', '.join(names)})"
+                       f" VALUES ({', '.join('?' * len(names))})", rows)
 
 
 def median(values: list[float]) -> float | None:

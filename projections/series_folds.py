@@ -5,12 +5,12 @@ balances).
 
 An order counts in the period of its request, under the provider that issued its number
 (none until one did), with what became of it since; a refund request in the day it was
-made, under its status now. An order event only marks its order's hour and day stale
-(`series_stale`, in the batch's transaction); `series_derived` sums the stale periods
-again from the orders table when the catch-up refreshes, and a rebuild marks every period
-so. The money flows are folded: a request's part is taken out of its day before its event
-is folded and put back after; a rebuild folds them the same way and keeps the few rows of
-each day until the end.
+made, under its status now. A catch-up's batch only marks the hours and days of the orders
+it changes stale (`series_stale`, in the batch's transaction); `series_derived` sums the
+stale periods again from the orders table when the catch-up refreshes, and a rebuild sums
+the order rows as it writes them. The money flows are folded: a request's part is taken out
+of its day before its event is folded and put back after; a rebuild folds them the same way
+and keeps the few rows of each day until the end.
 """
 
 from __future__ import annotations
@@ -48,17 +48,6 @@ def _then(fold: Fold, also: Fold) -> Fold:
         also(rows, key, version, e)
 
     return fold_both
-
-
-def _order_changed(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
-    if not rows.count_stats:  # a rebuild sums every period
-        return
-    requested_at = rows.orders.rows[(key,)]["requested_at"]
-    stale = rows.series_stale
-    hour = ("orders_hourly", hour_of(requested_at))
-    if hour not in stale.rows:
-        stale.put({"series": hour[0], "period": hour[1]})
-        stale.put({"series": "orders_daily", "period": day_of(requested_at)})
 
 
 def _add_money(rows: BatchRows, key: tuple[str, str, str], amounts: tuple[int, int, int],
@@ -112,13 +101,11 @@ _ACCOUNT_SERIES: dict[str, Fold] = {
 
 
 def with_series(folds: dict[str, Fold]) -> dict[str, Fold]:
-    """The folds of the other read models, each also folding the time series its event
-    changes: every order and refund-request event, deposits and closed accounts."""
+    """The folds of the other read models, each also folding the money flows its event
+    changes: every refund-request event, deposits and closed accounts."""
     combined = {}
     for topic, fold in folds.items():
-        if topic.startswith(_ORDER_TOPICS):
-            fold = _then(fold, _order_changed)
-        elif topic.startswith(_REFUND_TOPICS):
+        if topic.startswith(_REFUND_TOPICS):
             fold = _with_refund_series(fold)
         elif topic in _ACCOUNT_SERIES:
             fold = _then(fold, _ACCOUNT_SERIES[topic])
@@ -127,14 +114,23 @@ def with_series(folds: dict[str, Fold]) -> dict[str, Fold]:
 
 
 def preload_series(db: Any, cursor: Any, rows: BatchRows, events: Iterable[StoredRow]) -> None:
-    """Load the money flows of every day these events can change: those of deposits and
-    closures, and the request days of the refund requests (their rows are loaded already)."""
+    """Before a catch-up's batch is folded: mark the hour and day of every order the events
+    change stale (the request time of its row, or of the event that creates it), and load
+    the money flows of every day they can change: those of deposits and closures, and the
+    request days of the refund requests (the orders' and requests' rows are loaded)."""
     days: set[str] = set()
-    refunds = rows.refunds.rows
+    hours: set[str] = set()
+    orders, refunds = rows.orders.rows, rows.refunds.rows
     for originator, _, topic, state in events:
-        if topic.startswith(_REFUND_TOPICS):
+        if topic.startswith(_ORDER_TOPICS):
+            row = orders.get((originator,))
+            hours.add((row["requested_at"] if row is not None else state["timestamp"])[:13])
+        elif topic.startswith(_REFUND_TOPICS):
             row = refunds.get((originator,))
             days.add(day_of(row["requested_at"] if row is not None else state["timestamp"]))
         elif topic in _ACCOUNT_SERIES:
             days.add(day_of(state["timestamp"]))
+    for hour in hours:
+        rows.series_stale.put({"series": "orders_hourly", "period": hour + ":00:00Z"})
+        rows.series_stale.put({"series": "orders_daily", "period": hour[:10]})
     rows.money.load_in(db, cursor, "day", sorted(days))
