@@ -61,9 +61,9 @@ def refresh_order_series(db: Any, cursor: Any) -> None:
     stale = cursor.fetchall()
     hours: dict[str, set[str]] = defaultdict(set)
     for table, period in stale:
-        day = hours[period[:10]]
+        of_day = hours[period[:10]]
         if table == "orders_hourly":
-            day.add(period[:13])
+            of_day.add(period[:13])
     for day, stale_hours in sorted(hours.items()):
         hourly = _sum_day(db, cursor, day)
         _replace(db, cursor, "orders_daily", [day], _rows(_days_of(hourly)))
