@@ -11,6 +11,7 @@ from smsledger.domain.policies import BALANCE_CAP, AccountFacts, Policy, refunda
 
 from .formats import iso, parse_iso
 from .rows import BatchRows
+from .series_derived import refresh_order_series
 
 
 def accounts_crossing_window(
@@ -152,6 +153,7 @@ def refresh_with(db: Any, cursor: Any, clock: Any) -> None:
     """Columns that depend on many rows or on the clock, for what changed since last time
     (`clock`: the event-time `now`, None before any event, and the `policy`)."""
     refresh_provider_stats(db, cursor)
+    refresh_order_series(db, cursor)
     if clock.now is None:
         return
     accounts = set(stale_accounts(db, cursor))

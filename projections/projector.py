@@ -18,6 +18,7 @@ from .folding import Fold, StoredRow, originator_hex
 from .order_folds import ORDER_FOLDS
 from .refund_folds import REFUND_FOLDS
 from .rows import BatchRows
+from .series_folds import with_series
 
 
 def touched_keys(events: list[StoredRow]) -> dict[str, set[tuple[str]]]:
@@ -49,7 +50,7 @@ def fold(rows: BatchRows, event: StoredRow) -> None:
         handler(rows, originator, version, state)
 
 
-FOLDS: dict[str, Fold] = {**ORDER_FOLDS, **ACCOUNT_FOLDS, **REFUND_FOLDS}
+FOLDS: dict[str, Fold] = with_series({**ORDER_FOLDS, **ACCOUNT_FOLDS, **REFUND_FOLDS})
 
 TABLE_OF_TOPIC: dict[str, str] = {
     topic: "orders" if ":Order." in topic else "balances" if ":Account." in topic else "refunds"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from .series_queries import GROUP_VIEWS, SERIES_QUERIES, SERIES_SHAPES, TIME_COLUMNS, time_bound
 
 
 def _split(text: str | None) -> list[str]:
@@ -49,6 +52,7 @@ QUERIES: dict[str, tuple[str, str, str]] = {
         "", "provider, service, country",
     ),
 }
+QUERIES.update(SERIES_QUERIES)
 
 
 def _balances(r: tuple[Any, ...]) -> dict[str, Any]:
@@ -110,6 +114,7 @@ SHAPES = {
     "balances": _balances, "orders": _orders, "deposits": _deposits, "refunds": _refunds,
     "rejections": _rejections, "dead-letters": _dead_letters, "stats": _stats,
 }
+SHAPES.update(SERIES_SHAPES)
 
 # Extra columns shown in the human table but not part of the JSON contract.
 EXTRAS = {
@@ -119,14 +124,19 @@ EXTRAS = {
 
 
 def run_query(
-    db: Any, name: str, *, account: str | None = None, extras: bool = False
+    db: Any, name: str, *, account: str | None = None, extras: bool = False,
+    since: datetime | None = None, until: datetime | None = None,
+    provider: str | None = None, service: str | None = None, country: str | None = None,
 ) -> list[dict[str, Any]]:
+    """The rows of one view; `since` (inclusive) and `until` (exclusive) bound its time
+    column (see `series_queries.time_bound`), the other filters select equal values."""
     select, account_column, order_by = QUERIES[name]
-    params: list[Any] = []
-    sql = select
+    conditions, params = _filters(name, since, until, {"provider": provider,
+                                                       "service": service, "country": country})
     if account and account_column:
-        sql += f" WHERE {account_column} = ?"
+        conditions.append(f"{account_column} = ?")
         params.append(account)
+    sql = select + (f" WHERE {' AND '.join(conditions)}" if conditions else "")
     sql += f" ORDER BY {order_by}"
     shape = SHAPES[name]
     rows = []
@@ -136,3 +146,26 @@ def run_query(
             row.update(EXTRAS[name](raw))
         rows.append(row)
     return rows
+
+
+def _filters(
+    name: str, since: datetime | None, until: datetime | None, group: dict[str, str | None]
+) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    for bound, operator in ((since, ">="), (until, "<")):
+        if bound is None:
+            continue
+        if name not in TIME_COLUMNS:
+            raise ValueError(f"query {name} has no time to select by")
+        column, form = TIME_COLUMNS[name]
+        conditions.append(f"{column} {operator} ?")
+        params.append(time_bound(bound, form))
+    for column, value in group.items():
+        if value is None:
+            continue
+        if name not in GROUP_VIEWS:
+            raise ValueError(f"query {name} has no {column} to select by")
+        conditions.append(f"{column} = ?")
+        params.append(value)
+    return conditions, params

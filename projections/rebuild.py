@@ -24,6 +24,7 @@ from .derived import derive_account, refresh_with, sum_provider_stats
 from .folding import originator_hex
 from .projector import fold_page
 from .rows import BatchRows
+from .series_derived import SeriesSums, write_series
 from .tables import INDEXES, TABLES, index_names
 from .tracking import locked_position, track
 
@@ -73,6 +74,7 @@ def rebuild_all(
                 progress(folded)
         writer.write_completed(unfinished=None)
         sum_provider_stats(db, cursor)  # one scan of the orders, before their indexes exist
+        write_series(db, cursor, writer.rows, writer.series)
         for statement in INDEXES:
             db.execute(cursor, statement)
         refresh_with(db, cursor, clock)  # their rates and medians; accounts are done already
@@ -86,6 +88,7 @@ class _Writer:
     def __init__(self, db: Any, cursor: Any, clock: Any) -> None:
         self.db, self.cursor, self.clock = db, cursor, clock
         self.rows = BatchRows(count_stats=False)
+        self.series = SeriesSums()
 
     def write_completed(self, unfinished: str | None) -> None:
         """Write the rows of every aggregate except `unfinished`, whose next events may
@@ -93,6 +96,7 @@ class _Writer:
         rows = self.rows
         if self.clock.now is not None:
             self._derive(unfinished)
+        self.series.add(rows.orders.rows, keep=unfinished)
         for table in (rows.orders, rows.balances, rows.deposits, rows.refunds):
             table.write_out(self.db, self.cursor, keep=unfinished)
 

@@ -15,8 +15,11 @@ class Rows:
     """A write-back cache of one table's rows: written back at the end of every batch, and
     kept for the next one up to `keep` rows (the most recently loaded or created)."""
 
-    def __init__(self, table: str, keep: int = 0) -> None:
+    def __init__(self, table: str, keep: int = 0, *, empty_when_zero: str | None = None) -> None:
         self.keep = keep
+        # A row whose column of this name is 0 counts nothing: it is deleted, not written
+        # (a day's refund requests of a status that all moved on: a rebuild never makes it).
+        self.empty_when_zero = empty_when_zero
         self.table = table
         self.columns = columns_of(table)
         self._values = itemgetter(*self.columns)
@@ -70,9 +73,25 @@ class Rows:
     def flush(self, db: Any, cursor: Any) -> None:
         if self.dirty:
             values, rows = self._values, self.rows
-            params = [values(rows[k]) for k in sorted(self.dirty)]
-            db.executemany(cursor, upsert_statement(self.table), params)
+            keys = sorted(self.dirty)
+            empty = self._empty(keys)
+            if empty:
+                db.executemany(cursor, self._delete_statement(), empty)
+                gone = set(empty)
+                keys = [k for k in keys if k not in gone]
+            if keys:
+                params = [values(rows[k]) for k in keys]
+                db.executemany(cursor, upsert_statement(self.table), params)
         self.dirty.clear()
+
+    def _empty(self, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        column = self.empty_when_zero
+        if column is None:
+            return []
+        return [k for k in keys if self.rows[k][column] == 0]
+
+    def _delete_statement(self) -> str:
+        return f"DELETE FROM {self.table} WHERE {' AND '.join(f'{k} = ?' for k in self.key)}"
 
     def write_out(self, db: Any, cursor: Any, keep: Any = None) -> None:
         """Write every row, in key order, and forget it, except the rows whose key starts
@@ -81,10 +100,11 @@ class Rows:
         kept = {k: row for k, row in rows.items() if k[0] == keep}
         for key in kept:
             del rows[key]
-        if rows:
+        empty = set(self._empty(list(rows)))
+        keys = [k for k in sorted(rows) if k not in empty]
+        if keys:
             values = self._values
-            db.executemany(cursor, upsert_statement(self.table),
-                           [values(rows[k]) for k in sorted(rows)])
+            db.executemany(cursor, upsert_statement(self.table), [values(rows[k]) for k in keys])
         self.rows = kept
         self.dirty = set(kept)
 
@@ -134,12 +154,17 @@ class BatchRows:
         self.deposits = Rows("deposits", bound["deposits"])
         self.refunds = Rows("refunds", bound["refunds"])
         self.stats = Rows("provider_stats", bound["provider_stats"])
+        # The time series (series_folds.py): the periods whose orders changed, and the
+        # money flows of the days a batch touches, loaded afresh for every batch.
+        self.series_stale = Rows("series_stale")
+        self.money = Rows("money_daily", empty_when_zero="count")
         self.deposits_of: set[str] = set()  # accounts whose deposits are all in `deposits`
         self.stats_loaded = False
         self.position: int | None = None  # tracking position the kept rows are valid at
 
     def _tables(self) -> tuple[Rows, ...]:
-        return (self.orders, self.balances, self.deposits, self.refunds, self.stats)
+        return (self.orders, self.balances, self.deposits, self.refunds, self.stats,
+                self.series_stale, self.money)
 
     def preload(self, db: Any, cursor: Any, keys: dict[str, set[tuple[str]]]) -> None:
         """Load the rows with these keys per table, all deposits of those accounts and

@@ -20,7 +20,8 @@ from .folding import StoredRow, originator_hex
 from .projector import fold, touched_keys
 from .rebuild import AggregateOrderedLog, rebuild_all
 from .rows import BatchRows
-from .tables import create_statements, relation_names
+from .series_folds import preload_series
+from .tables import TABLES, create_statements, relation_names
 from .tracking import TRACKING_NAME, locked_position, track
 
 
@@ -36,7 +37,8 @@ def create_tables(db: Any) -> None:
     """Create the read models' tables and indexes, unless all are there. Every process that
     opens a store comes here: with all of them there it takes no lock, so opening a store
     never waits for, or deadlocks with, a catch-up or rebuild holding the tables."""
-    if not db.missing_relations(relation_names()):
+    missing = db.missing_relations(relation_names())
+    if not missing:
         return
     with db.transaction() as cursor:
         db.lock_for_ddl(cursor)  # a second process creating them at once waits
@@ -47,6 +49,16 @@ def create_tables(db: Any) -> None:
             "INSERT INTO projection_tracking VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
             (TRACKING_NAME,),
         )
+        if missing.intersection(TABLES) and locked_position(db, cursor) > 0:
+            _forget_read_models(db, cursor)
+
+
+def _forget_read_models(db: Any, cursor: Any) -> None:
+    """A read model new to a store folded before it existed would miss the events folded
+    already: empty them all and go back to position 0, where the next catch-up rebuilds."""
+    for table in TABLES:
+        db.execute(cursor, f"DELETE FROM {table}")
+    track(db, cursor, 0)
 
 
 class PositionMoved(Exception):
@@ -123,6 +135,7 @@ def _fold(db: Any, rows: BatchRows, events: list[StoredRow], first_after: int,
             if locked_position(db, cursor) != first_after:
                 raise PositionMoved
             rows.preload(db, cursor, touched_keys(events))
+            preload_series(db, cursor, rows, events)
             for event in events:
                 fold(rows, event)
             rows.flush(db, cursor)

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+_SERIES_COLUMNS = (
+    ("period", "TEXT"), ("provider", "TEXT"), ("service", "TEXT"), ("country", "TEXT"),
+    ("orders", "BIGINT"), ("rejected", "BIGINT"), ("issued", "BIGINT"),
+    ("sms_received", "BIGINT"), ("median_seconds_to_sms", "DOUBLE PRECISION"),
+    ("timed_out", "BIGINT"), ("cancelled", "BIGINT"), ("refunded", "BIGINT"),
+    ("released", "BIGINT"), ("revenue", "BIGINT"),
+)
+_SERIES_KEY = ("period", "provider", "service", "country")
+
 # (table, columns, primary key). Every column is TEXT, BIGINT or DOUBLE PRECISION.
 TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
     "balances": (
@@ -54,6 +63,19 @@ TABLES: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
         ),
         ("provider", "service", "country"),
     ),
+    # The time series (series_folds.py, series_derived.py): orders by the hour and the day
+    # they were requested, the periods whose orders changed since they were summed, and
+    # the money flows of each day.
+    "orders_hourly": (_SERIES_COLUMNS, _SERIES_KEY),
+    "orders_daily": (_SERIES_COLUMNS, _SERIES_KEY),
+    "series_stale": ((("series", "TEXT"), ("period", "TEXT")), ("series", "period")),
+    "money_daily": (
+        (
+            ("day", "TEXT"), ("flow", "TEXT"), ("kind", "TEXT"), ("count", "BIGINT"),
+            ("amount", "BIGINT"), ("fee", "BIGINT"),
+        ),
+        ("day", "flow", "kind"),
+    ),
 }
 
 TRACKING_TABLE = (
@@ -69,6 +91,9 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS balances_stale ON balances (stale)",
     "CREATE INDEX IF NOT EXISTS stats_stale ON provider_stats (stale)",
     "CREATE INDEX IF NOT EXISTS refunds_by_status ON refunds (status)",
+    # The time series: --since/--until and the medians read orders by their request time.
+    "CREATE INDEX IF NOT EXISTS orders_by_request_time ON orders (requested_at)",
+    "CREATE INDEX IF NOT EXISTS refunds_by_request_time ON refunds (requested_at)",
 )
 
 
@@ -102,5 +127,5 @@ def upsert_statement(table: str) -> str:
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in key)
     return (
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+        f" ON CONFLICT ({', '.join(key)}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING")
     )

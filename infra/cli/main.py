@@ -26,6 +26,7 @@ from smsledger.infra.cli.conventions import (
 from smsledger.infra.cli.inputs import UsageError, open_input
 from smsledger.infra.cli.logging_options import add_log_options, configure_from
 from smsledger.infra.cli.policy_options import add_cancel_lock
+from smsledger.infra.cli.query_args import add_query_options, query_filters, write_rows
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
 from smsledger.infra.stores.selection import StoreError, masked
@@ -99,16 +100,12 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("query")
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
-    if args.account and not QUERIES[args.view][1]:
-        raise UsageError(f"query {args.view} has no --account filter")
+    filters = query_filters(args)
     with opened(settings) as ledger:
         ledger.catch_up()
-        rows = run_query(ledger.opened.database, args.view, account=args.account,
-                         extras=not args.json)
-    if args.json:
-        print_json(rows)
-    else:
-        print_table(rows)
+        rows = run_query(ledger.opened.database, args.view, extras=not (args.json or args.csv),
+                         **filters)
+    write_rows(args.view, rows, args)
     return 0
 
 
@@ -209,8 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="read a projection (of an existing store; cells are cut on a "
                        "terminal only)")
     p.add_argument("view", choices=sorted(QUERIES))
-    p.add_argument("--account")
-    p.add_argument("--json", action="store_true")
+    add_query_options(p)
 
     p = sub.add_parser("history", parents=[common], help="an order's or account's events")
     p.add_argument("id")
@@ -229,10 +225,12 @@ def _add_optional_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     from smsledger.infra.cli.runtime_commands import add_runtime_commands
+    from smsledger.infra.cli.serve_commands import add_serve_commands
     from smsledger.infra.cli.status_commands import add_status_commands
 
     add_runtime_commands(sub, common, command)
     add_status_commands(sub, common, command)
+    add_serve_commands(sub, common, command)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:

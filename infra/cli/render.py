@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -13,6 +14,25 @@ import orjson
 def print_json(rows: Any, out: TextIO | None = None) -> None:
     out = out or sys.stdout  # looked up at the call: tests and pipes may replace it
     out.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def print_csv(rows: Sequence[dict[str, Any]], out: TextIO = sys.stdout, *,
+              fields: Sequence[str]) -> None:
+    """A header row of `fields`, then a row each: empty for null, lists joined with commas,
+    booleans as true/false, numbers as JSON writes them."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    writer.writerows([_csv_cell(row.get(name)) for name in fields] for row in rows)
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 def _cell(value: Any) -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlparse
 
 from smsledger.infra.cli.render import print_json, print_table
 from smsledger.infra.observability.status import store_status
 from smsledger.infra.settings import Settings
+from smsledger.infra.stores.selection import masked
 
 DEFAULT_MAX_LAG = 1000
 
@@ -66,13 +66,6 @@ def kafka_status(args: argparse.Namespace, settings: Settings,
     return {"bootstrap": kafka.bootstrap, "group": kafka.group_id, "partitions": partitions,
             "lag": sum(p["lag"] for p in partitions)}
 
-
-def masked(url: str) -> str:
-    """The URL with its password replaced by ***."""
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@")).geturl()
 
 
 def print_status(status: dict[str, Any], max_lag: int) -> None:

@@ -371,7 +371,7 @@ def test_group_members_get_co_partitioned_assignments(kafka_settings: KafkaSetti
         for member in members:
             member.subscribe(list(topics.inbound))
         started = time.monotonic()
-        while time.monotonic() - started < 20 and not _settled(members):
+        while time.monotonic() - started < 60 and not _settled(members):
             for member in members:
                 member.poll(timeout_ms=100)
         assert _settled(members), [m.assignment() for m in members]

@@ -135,7 +135,11 @@ INFRA_MAY_IMPORT = {
     "kafka": {"settings", "bootstrap", "alongside", "stores", "observability"},
     "observability": {"settings"},
     "bench": {"settings", "bootstrap", "alongside", "stores", "kafka", "simulation", "cli.render"},
+    "web": {"settings", "bootstrap", "stores", "cli.history"},
 }
+# Modules of the command line that other parts use: the benchmark prints its tables with
+# its renderer, the web view shows histories with its history.
+CLI_SHARED = {"smsledger.infra.cli.render", "smsledger.infra.cli.history"}
 
 
 @pytest.mark.parametrize("part", sorted(INFRA_MAY_IMPORT))
@@ -156,9 +160,7 @@ def test_an_infra_part_imports_only_what_its_docstring_allows(part: str) -> None
 def test_nothing_but_the_console_entry_imports_the_command_line() -> None:
     importers = sorted(
         module for module, targets in module_graph().items()
-        # The benchmark prints its tables with the command line's renderer.
-        if any(t.startswith("smsledger.infra.cli") and t != "smsledger.infra.cli.render"
-               for t in targets)
+        if any(t.startswith("smsledger.infra.cli") and t not in CLI_SHARED for t in targets)
         and not module.startswith("smsledger.infra.cli")
     )
     assert importers == []
