@@ -133,7 +133,8 @@ INFRA_MAY_IMPORT = {
     "stores": {"settings"},
     "audit": {"stores", "bootstrap", "settings"},
     "kafka": {"settings", "bootstrap", "alongside", "stores"},
-    "bench": {"settings", "bootstrap", "alongside", "stores", "kafka", "simulation", "cli.render"},
+    "bench": {"settings", "bootstrap", "alongside", "stores", "kafka", "simulation", "audit",
+              "cli.render"},
 }
 
 
