@@ -86,8 +86,9 @@ def scale_phase(
     store = f"sqlite:///{db}"
     ingest: Phase = child_phase("scale ingest", "msgs", "ingest-marks", store, policy,
                                 str(jsonl))
-    slices = slices_from_marks([(int(c), float(s)) for c, s in ingest.extra["marks"]],
-                               slice_size)
+    marks = ingest.extra["marks"]
+    slices = slices_from_marks([(int(m[0]), float(m[1])) for m in marks], slice_size)
+    cpu = slices_from_marks([(int(m[0]), float(m[2])) for m in marks], slice_size)
     rates = [s.rate(slice_size) for s in slices]
     raw = raw_slices(db, workdir / "scale-raw.db", len(slices))
     raw_rates = [1 / s if s else 0.0 for s in raw]
@@ -99,8 +100,8 @@ def scale_phase(
         "slice": slice_size,
         "ingest_s": round(ingest.seconds, 2),
         "ingest_peak_rss_mb": round(ingest.peak_rss_mb, 1),
-        "slices": [{"at": s.at, "msgs_per_s": round(r)} for s, r in zip(slices, rates,
-                                                                          strict=True)],
+        "slices": [{"at": s.at, "msgs_per_s": round(r), "cpu_s": round(c.seconds, 2)}
+                   for s, r, c in zip(slices, rates, cpu, strict=True)],
         "last_first_ratio": _ratio(rates[0], rates[-1]) if rates else None,
         "raw_slices_s": [round(s, 3) for s in raw],
         "raw_last_first_ratio": _ratio(raw_rates[0], raw_rates[-1]) if raw_rates else None,
