@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
 
 from smsledger.infra.bench.child import peak_rss_mb, reset_peak_rss
+from smsledger.infra.cli.render import end_progress, show_step
 
 
 @dataclass
@@ -16,6 +22,7 @@ class Phase:
     seconds: float
     peak_rss_mb: float
     unit: str = "msgs"
+    extra: dict[str, Any] = field(default_factory=dict)  # what a child reported besides
 
     @property
     def rate(self) -> float:
@@ -27,3 +34,18 @@ def measure(name: str, unit: str, work: Callable[[], int]) -> Phase:
     started = time.perf_counter()
     items = work()
     return Phase(name, items, time.perf_counter() - started, peak_rss_mb(), unit)
+
+
+def child_phase(name: str, unit: str, *args: str) -> Phase:
+    """Run a phase in a fresh interpreter: its time is measured inside, its peak RSS is its own."""
+    show_step(f"bench: {name}...")
+    done = subprocess.run(
+        [sys.executable, "-m", "smsledger.infra.bench.child", *args],
+        capture_output=True, check=False,
+    )
+    end_progress()
+    if done.returncode != 0:
+        raise RuntimeError(f"bench phase {name} failed: {done.stderr.decode()[-2000:]}")
+    figures = orjson.loads(done.stdout.splitlines()[-1])
+    return Phase(name, figures.pop("items"), figures.pop("seconds"), figures.pop("peak_rss_mb"),
+                 unit, figures)

@@ -14,22 +14,19 @@ import argparse
 import os
 import platform
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
 from smsledger.domain.policies import policy_named
 from smsledger.infra.bench.child import ingest_into
 from smsledger.infra.bench.naive import naive_ingest
-from smsledger.infra.bench.phase import Phase, measure
+from smsledger.infra.bench.phase import Phase, child_phase, measure
+from smsledger.infra.bench.scale import scale_phase
 from smsledger.infra.bootstrap import bootstrap
-from smsledger.infra.cli.render import end_progress, print_json, print_table, show_step
+from smsledger.infra.cli.render import print_json, print_table
 from smsledger.infra.settings import DEFAULT_POLICY, Settings
 from smsledger.infra.simulation.simulator import config_for_size, simulate_lines
 from smsledger.projections.queries import run_query
@@ -48,6 +45,7 @@ class BenchRun:
     checks: dict[str, bool] = field(default_factory=dict)
     # The Kafka phase's consumer: records, batches, the most records held for the merge.
     kafka: dict[str, int] | None = None
+    scale: dict[str, Any] | None = None  # `--scale N`: the figures of the scale phase
 
 
 def _ingest_file(store: str, jsonl: Path, policy: str) -> Any:
@@ -77,22 +75,18 @@ def raw_limit(source_db: Path, target_db: Path) -> tuple[int, float]:
     return len(rows), elapsed
 
 
-def child_phase(name: str, unit: str, *args: str) -> Phase:
-    """Run a phase in a fresh interpreter: its time is measured inside, its peak RSS is its own."""
-    show_step(f"bench: {name}...")
-    done = subprocess.run(
-        [sys.executable, "-m", "smsledger.infra.bench.child", *args],
-        capture_output=True, check=False,
-    )
-    end_progress()
-    if done.returncode != 0:
-        raise RuntimeError(f"bench phase {name} failed: {done.stderr.decode()[-2000:]}")
-    figures = orjson.loads(done.stdout.splitlines()[-1])
-    return Phase(name, figures["items"], figures["seconds"], figures["peak_rss_mb"], unit)
-
-
 def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun:
     policy = settings.policy or DEFAULT_POLICY
+    scale = scale_phase(args.scale, workdir, policy, args.slice) if args.scale else None
+    if scale is not None and args.scale_only:
+        return BenchRun(messages=0, scale=scale)
+    result = _standard(args, settings, workdir, policy)
+    result.scale = scale
+    return result
+
+
+def _standard(args: argparse.Namespace, settings: Settings, workdir: Path, policy: str
+              ) -> BenchRun:
     jsonl = workdir / "messages.jsonl"
     lines = list(simulate_lines(config_for_size(args.messages, seed=1)))
     jsonl.write_bytes(b"".join(lines))
@@ -194,6 +188,7 @@ def summary(result: BenchRun) -> dict[str, Any]:
         if "ingest_postgres" in phases else None,
         "kafka_msgs_per_s": round(phases["kafka"].rate) if "kafka" in phases else None,
         "kafka": result.kafka,
+        "scale": result.scale,
         "checks": result.checks,
         "notes": result.notes,
         "machine": {
@@ -207,20 +202,36 @@ def summary(result: BenchRun) -> dict[str, Any]:
 def run_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     with tempfile.TemporaryDirectory(prefix="smsledger-bench-") as workdir:
         result = run(args, settings, Path(workdir))
-    report = summary(result)
+    report = summary(result) if result.phases else {"scale": result.scale}
     if args.json:
         print_json(report, out)
     else:
-        print_table([
-            {"phase": p.name, "items": p.items, "unit": p.unit, "seconds": round(p.seconds, 3),
-             "per_second": round(p.rate), "peak_rss_mb": round(p.peak_rss_mb, 1)}
-            for p in result.phases.values()
-        ], out)
-        for key in ("ingest_msgs_per_s", "ingest_two_process_msgs_per_s", "vs_naive",
-                    "raw_limit_ratio", "rebuild_events_per_s", "postgres_msgs_per_s",
-                    "kafka_msgs_per_s"):
-            out.write(f"{key}: {report[key]}\n")
-        out.write(f"checks: {report['checks']}\n")
-        for note in result.notes:
-            out.write(f"note: {note}\n")
-    return 0 if all(result.checks.values()) else 1
+        if result.phases:
+            _print_standard(result, report, out)
+        if result.scale is not None:
+            _print_scale(result.scale, out)
+    clean = result.scale is None or result.scale["audit_clean"]
+    return 0 if all(result.checks.values()) and clean else 1
+
+
+def _print_standard(result: BenchRun, report: dict[str, Any], out: TextIO) -> None:
+    print_table([
+        {"phase": p.name, "items": p.items, "unit": p.unit, "seconds": round(p.seconds, 3),
+         "per_second": round(p.rate), "peak_rss_mb": round(p.peak_rss_mb, 1)}
+        for p in result.phases.values()
+    ], out)
+    for key in ("ingest_msgs_per_s", "ingest_two_process_msgs_per_s", "vs_naive",
+                "raw_limit_ratio", "rebuild_events_per_s", "postgres_msgs_per_s",
+                "kafka_msgs_per_s"):
+        out.write(f"{key}: {report[key]}\n")
+    out.write(f"checks: {report['checks']}\n")
+    for note in result.notes:
+        out.write(f"note: {note}\n")
+
+
+def _print_scale(scale: dict[str, Any], out: TextIO) -> None:
+    print_table([{"at": s["at"], "msgs_per_s": s["msgs_per_s"]} for s in scale["slices"]], out)
+    for key in ("messages", "events", "last_first_ratio", "raw_last_first_ratio", "audit_s",
+                "audit_peak_rss_mb", "audit_clean", "rebuild_s", "rebuild_peak_rss_mb"):
+        out.write(f"scale {key}: {scale[key]}\n")
+

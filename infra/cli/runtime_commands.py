@@ -106,6 +106,13 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
     p.add_argument("--bootstrap", help="measure Kafka through this broker (default: a local one)")
     p.add_argument("--no-kafka", action="store_true", help="skip the Kafka measurement")
     p.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL measurement")
+    p.add_argument("--scale", type=int, metavar="N",
+                   help="also ingest N messages the default way and report the rate of every"
+                   " slice, the raw executemany baseline, audit and rebuild at N (JSON 'scale')")
+    p.add_argument("--slice", type=int, default=200_000, metavar="M",
+                   help="messages per slice for --scale (default 200000)")
+    p.add_argument("--scale-only", action="store_true",
+                   help="with --scale: skip the phases at --messages")
 
     command("consume")(cmd_consume)
     command("relay")(cmd_relay)

@@ -134,7 +134,8 @@ INFRA_MAY_IMPORT = {
     "audit": {"stores", "bootstrap", "settings"},
     "kafka": {"settings", "bootstrap", "alongside", "stores", "observability"},
     "observability": {"settings"},
-    "bench": {"settings", "bootstrap", "alongside", "stores", "kafka", "simulation", "cli.render"},
+    "bench": {"settings", "bootstrap", "alongside", "stores", "kafka", "simulation", "audit",
+              "cli.render"},
     "web": {"settings", "bootstrap", "stores", "cli.history"},
 }
 # Modules of the command line that other parts use: the benchmark prints its tables with

@@ -1,0 +1,114 @@
+"""`smsledger bench --scale N`: how the cost of ingest, audit and rebuild moves with the size
+of the log. The ingest is timed slice by slice (messages per second of each slice of the
+input), and so is a raw `executemany` of the same stored rows in the same order, the
+floor that SQLite's indexes alone impose; the last slice's rate over the first's is the
+shape that must stay flat."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smsledger.infra.bench.phase import Phase, child_phase
+from smsledger.infra.simulation.simulator import config_for_size, simulate_lines, write_jsonl
+
+SLICE = 200_000
+
+
+@dataclass(frozen=True)
+class Slice:
+    at: int  # messages ingested when the slice ended
+    seconds: float
+
+    def rate(self, size: int) -> float:
+        return size / self.seconds if self.seconds else 0.0
+
+
+def slices_from_marks(marks: list[tuple[int, float]], size: int) -> list[Slice]:
+    """Full slices of `size` messages from (messages read, seconds since start) marks taken
+    at batch boundaries; a boundary between two marks is placed by linear interpolation."""
+    found: list[Slice] = []
+    previous_time, next_boundary = 0.0, size
+    last_count, last_time = 0, 0.0
+    for count, seconds in marks:
+        while count >= next_boundary:
+            share = (next_boundary - last_count) / (count - last_count)
+            at_time = last_time + share * (seconds - last_time)
+            found.append(Slice(next_boundary, at_time - previous_time))
+            previous_time, next_boundary = at_time, next_boundary + size
+        last_count, last_time = count, seconds
+    return found
+
+
+def raw_slices(source_db: Path, target_db: Path, n_slices: int) -> list[float]:
+    """Seconds of each of `n_slices` equal slices of the stored-event rows (a remainder of
+    fewer rows than a slice is left out), inserted in their stored order with executemany,
+    one transaction a slice, into a table with the same primary key."""
+    source = sqlite3.connect(source_db)
+    total = source.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+    per_slice = max(total // max(n_slices, 1), 1)
+    target = sqlite3.connect(target_db, isolation_level=None)
+    target.execute("PRAGMA journal_mode=WAL")
+    target.execute(
+        "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER,"
+        " topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))")
+    cursor = source.execute(
+        "SELECT originator_id, originator_version, topic, state FROM stored_events"
+        " ORDER BY rowid")
+    timings = []
+    for _ in range(n_slices):
+        rows = cursor.fetchmany(per_slice)
+        started = time.perf_counter()
+        target.execute("BEGIN")
+        target.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", rows)
+        target.execute("COMMIT")
+        timings.append(time.perf_counter() - started)
+    source.close()
+    target.close()
+    return timings
+
+
+def _ratio(first: float, last: float) -> float:
+    return round(last / first, 3) if first else 0.0
+
+
+def scale_phase(
+    messages: int, workdir: Path, policy: str, slice_size: int = SLICE
+) -> dict[str, Any]:
+    """Ingest `messages` simulated messages the default way, then audit and rebuild the
+    store, each in a fresh process; the figures of the `scale` object of the bench JSON."""
+    jsonl = workdir / "scale.jsonl"
+    written = write_jsonl(simulate_lines(config_for_size(messages, seed=1)), jsonl)
+    db = workdir / "scale.db"
+    store = f"sqlite:///{db}"
+    ingest: Phase = child_phase("scale ingest", "msgs", "ingest-marks", store, policy,
+                                str(jsonl))
+    marks = ingest.extra["marks"]
+    slices = slices_from_marks([(int(m[0]), float(m[1])) for m in marks], slice_size)
+    cpu = slices_from_marks([(int(m[0]), float(m[2])) for m in marks], slice_size)
+    rates = [s.rate(slice_size) for s in slices]
+    raw = raw_slices(db, workdir / "scale-raw.db", len(slices))
+    raw_rates = [1 / s if s else 0.0 for s in raw]
+    audit = child_phase("scale audit", "events", "audit", store, policy)
+    rebuild = child_phase("scale rebuild", "events", "rebuild", store, policy)
+    jsonl.unlink()
+    return {
+        "messages": written,
+        "slice": slice_size,
+        "ingest_s": round(ingest.seconds, 2),
+        "ingest_peak_rss_mb": round(ingest.peak_rss_mb, 1),
+        "slices": [{"at": s.at, "msgs_per_s": round(r), "cpu_s": round(c.seconds, 2)}
+                   for s, r, c in zip(slices, rates, cpu, strict=True)],
+        "last_first_ratio": _ratio(rates[0], rates[-1]) if rates else None,
+        "raw_slices_s": [round(s, 3) for s in raw],
+        "raw_last_first_ratio": _ratio(raw_rates[0], raw_rates[-1]) if raw_rates else None,
+        "events": rebuild.items,
+        "audit_s": round(audit.seconds, 2),
+        "audit_peak_rss_mb": round(audit.peak_rss_mb, 1),
+        "audit_clean": bool(audit.extra.get("clean")),
+        "rebuild_s": round(rebuild.seconds, 2),
+        "rebuild_peak_rss_mb": round(rebuild.peak_rss_mb, 1),
+    }
