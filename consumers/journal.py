@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+if TYPE_CHECKING:
+    from eventsourcing.domain import Aggregate
 
 # Portable DDL (SQLite and PostgreSQL); `{blob}` is BLOB or BYTEA.
 JOURNAL_TABLES = (

@@ -10,7 +10,6 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from smsledger.infra.settings import Settings
-from smsledger.infra.stores.selection import postgres_target
 from smsledger.infra.stores.urls import POSTGRES_PREFIXES, PUBLIC_FLAG, check_public_allowed
 
 # A process whose reader closed the pipe ends as if killed by SIGPIPE (128 + 13), as
@@ -71,6 +70,8 @@ def check_store_url(args: argparse.Namespace, settings: Settings) -> None:
         return
     if args.command == "demo" and not args.store:
         return  # the demo's own store, not SMSLEDGER_STORE
+    from smsledger.infra.stores.selection import postgres_target
+
     target = postgres_target(settings.store)
     check_public_allowed(target, getattr(args, "allow_public_schema", False))
     if not target.schema_given:

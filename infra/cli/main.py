@@ -8,13 +8,9 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from smsledger.consumers.ingest import bounded_lines, ingest_lines
 from smsledger.domain.policies import POLICIES
-from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
-from smsledger.infra.audit.replay import audit
-from smsledger.infra.bootstrap import Ledger, bootstrap
-from smsledger.infra.cli import history as history_mod
 from smsledger.infra.cli.conventions import (
     add_store_options,
     add_version,
@@ -29,10 +25,14 @@ from smsledger.infra.cli.policy_options import add_cancel_lock
 from smsledger.infra.cli.query_args import add_query_options, query_filters, write_rows
 from smsledger.infra.cli.render import end_progress, print_json, print_table, progress_printer
 from smsledger.infra.settings import DEFAULT_POLICY, Settings, settings_from_env
-from smsledger.infra.stores.selection import StoreError, masked
-from smsledger.infra.stores.writer_lock import sole_ingest
-from smsledger.projections import runner
-from smsledger.projections.queries import QUERIES, run_query
+from smsledger.infra.stores.urls import StoreError, masked
+from smsledger.projections.queries import QUERIES
+
+if TYPE_CHECKING:
+    from smsledger.infra.bootstrap import Ledger
+
+# Modules that open stores, decide or replay are imported by the commands that need them:
+# `smsledger --help` and a mistyped option load none of them.
 
 Command = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Command] = {}
@@ -49,6 +49,8 @@ def command(name: str) -> Callable[[Command], Command]:
 @contextmanager
 def opened(settings: Settings, *, create: bool = False) -> Iterator[Ledger]:
     """The ledger of the settings' store; only writers (`create`) may make a new one."""
+    from smsledger.infra.bootstrap import bootstrap
+
     ledger = bootstrap(settings, create=create)
     try:
         yield ledger
@@ -58,6 +60,10 @@ def opened(settings: Settings, *, create: bool = False) -> Iterator[Ledger]:
 
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from smsledger.consumers.ingest import bounded_lines, ingest_lines
+    from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
+    from smsledger.infra.stores.writer_lock import sole_ingest
+
     source = args.file
     def waiting() -> None:
         print("smsledger ingest: another ingest into this store is running; waiting for it"
@@ -88,6 +94,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("project")
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
+    from smsledger.projections import runner
+
     with opened(settings) as ledger:
         events = ledger.opened.recorder.last_notification_id()
         todo = events if args.rebuild else events - runner.position(ledger.opened.database)
@@ -100,6 +108,8 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("query")
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    from smsledger.projections.queries import run_query
+
     filters = query_filters(args)
     with opened(settings) as ledger:
         ledger.catch_up()
@@ -111,6 +121,8 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("history")
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from smsledger.infra.cli import history as history_mod
+
     as_of = history_mod.as_of_time(args.as_of) if args.as_of else None
     with opened(settings) as ledger:
         kind, _, events = history_mod.find_events(ledger.opened, args.id)
@@ -130,6 +142,8 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("audit")
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from smsledger.infra.audit.replay import audit
+
     with opened(settings) as ledger:
         events = ledger.opened.recorder.last_notification_id()
         report = audit(ledger, progress_printer("replaying", total=events))

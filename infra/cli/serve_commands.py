@@ -6,7 +6,6 @@ import argparse
 import importlib.util
 from typing import Any
 
-from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.cli.inputs import UsageError
 from smsledger.infra.settings import Settings
 
@@ -33,6 +32,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as error:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: "
                          f"{error.strerror or error}") from None
+    from smsledger.infra.bootstrap import bootstrap
+
     ledger = bootstrap(settings)
     try:
         serve(ledger, sock, lambda line: print(line, flush=True))

@@ -10,7 +10,7 @@ from typing import Any
 from smsledger.infra.cli.render import print_json, print_table
 from smsledger.infra.observability.status import store_status
 from smsledger.infra.settings import Settings
-from smsledger.infra.stores.selection import masked
+from smsledger.infra.stores.urls import masked
 
 DEFAULT_MAX_LAG = 1000
 
