@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,6 +57,9 @@ def bootstrap(settings: Settings) -> Ledger:
         policy_named(settings.policy)  # an unknown name fails before anything is opened
     tune_collector()  # every process that opens a ledger keeps a large, long-lived heap
     opened = open_store(settings.store)
+    upgrade = getattr(opened.recorder, "chain_upgrade", None)
+    if upgrade is not None:  # a store written before the hash chain existed, chained now
+        print(f"smsledger: {upgrade.message()}", file=sys.stderr)
     try:
         stored = opened.store.policy_name()
     except Exception:

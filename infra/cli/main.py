@@ -117,15 +117,20 @@ def _time_arg(text: str) -> datetime:
 
 @command("audit")
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from smsledger.infra.cli.chain_commands import audit_chain_lines, digest_arg
+
+    against = digest_arg(args.against) if args.against else None
     with opened(settings) as ledger:
-        report = audit(ledger, progress_printer("replaying"))
+        report = audit(ledger, progress_printer("replaying"), against=against)
         end_progress()
+    print("\n".join(audit_chain_lines(report)))
     print(f"events replayed: {report.events}, accounts: {report.accounts}, "
           f"orders: {report.orders}")
     print("totals: " + ", ".join(f"{k} {v}" for k, v in report.totals.items()))
     if report.clean:
-        print("audit clean: every balance re-derived, money invariant holds, "
-              "read models equal a rebuild")
+        print("audit clean: the hash chain and every event's bytes verify, every balance"
+              " re-derived, money invariant holds, journal consistent, read models equal a"
+              " rebuild")
         return 0
     print(f"audit FAILED with {len(report.problems)} problems:")
     for problem in report.problems:
@@ -185,7 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", metavar="T", help="RFC 3339 time")
     p.add_argument("--json", action="store_true")
 
-    sub.add_parser("audit", parents=[common], help="replay everything and check invariants")
+    p = sub.add_parser("audit", parents=[common],
+                       help="verify the hash chain, replay everything and check invariants")
+    p.add_argument("--against", metavar="DIGEST",
+                   help="a published digest (HEX or POSITION:HEX) the log must still contain")
     _add_optional_commands(sub, common)
     return parser
 
@@ -193,9 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_optional_commands(
     sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
+    from smsledger.infra.cli.chain_commands import add_chain_commands
     from smsledger.infra.cli.runtime_commands import add_runtime_commands
 
     add_runtime_commands(sub, common, command)
+    add_chain_commands(sub, common, command)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:

@@ -41,7 +41,7 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
                 " offset_no, raw, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (fingerprint) DO NOTHING"
             ),
-            [(*letter, _fingerprint(letter)) for letter in batch.dead_letters],
+            [(*letter, dead_letter_fingerprint(letter)) for letter in batch.dead_letters],
         )
     if batch.parked:
         cursor.executemany(
@@ -74,7 +74,7 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
         )
 
 
-def _fingerprint(letter: tuple[Any, ...]) -> str | None:
+def dead_letter_fingerprint(letter: tuple[Any, ...]) -> str | None:
     """Lines without a message id are recognised by where they came from and their bytes,
     so reading the same input again does not dead-letter them twice."""
     message_id, _, _, source, partition, offset, raw = letter
