@@ -25,6 +25,7 @@ from typing import Any, TextIO
 import orjson
 
 from smsledger.domain.policies import policy_named
+from smsledger.infra.bench.chain_cost import chain_cost
 from smsledger.infra.bench.child import ingest_into
 from smsledger.infra.bench.naive import naive_ingest
 from smsledger.infra.bench.phase import Phase, measure
@@ -48,6 +49,7 @@ class BenchRun:
     checks: dict[str, bool] = field(default_factory=dict)
     # The Kafka phase's consumer: records, batches, the most records held for the merge.
     kafka: dict[str, int] | None = None
+    chain: dict[str, Any] | None = None  # the hash chain's share of the SQLite ingest
 
 
 def _ingest_file(store: str, jsonl: Path, policy: str) -> Any:
@@ -105,6 +107,8 @@ def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun
         store, policy, str(jsonl))
     result.phases["rebuild"] = child_phase("rebuild read models", "events", "rebuild", store,
                                            policy)
+    result.chain, result.checks["chain_digests_match"] = chain_cost(
+        workdir / "single.db", result.phases["ingest_sqlite"].seconds)
     ledger = bootstrap(Settings(store=store, policy=policy))
     result.checks["rebuild_identical"] = _rebuild_identical(ledger)
     ledger.close()
@@ -192,6 +196,7 @@ def summary(result: BenchRun) -> dict[str, Any]:
         if "ingest_postgres" in phases else None,
         "kafka_msgs_per_s": round(phases["kafka"].rate) if "kafka" in phases else None,
         "kafka": result.kafka,
+        "chain": result.chain,
         "checks": result.checks,
         "notes": result.notes,
         "machine": {
@@ -218,6 +223,7 @@ def run_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                     "raw_limit_ratio", "rebuild_events_per_s", "postgres_msgs_per_s",
                     "kafka_msgs_per_s"):
             out.write(f"{key}: {report[key]}\n")
+        out.write(f"chain: {report['chain']}\n")
         out.write(f"checks: {report['checks']}\n")
         for note in result.notes:
             out.write(f"note: {note}\n")
