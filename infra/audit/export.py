@@ -53,9 +53,14 @@ def verify_export(lines: Iterable[bytes], published: DigestRef) -> Verdict:
     must be one the chain reaches while every link so far holds."""
     verdict = Verdict()
     stream = iter(lines)
-    header = orjson.loads(next(stream))
-    previous = bytes.fromhex(header["digest_before"])
-    count, first, last, reached = 0, None, header["since"], None
+    try:
+        header = orjson.loads(next(stream))
+        previous = bytes.fromhex(header["digest_before"])
+        since = int(header["since"])
+    except (StopIteration, KeyError, TypeError, ValueError) as error:
+        verdict.problems.append(f"the export's header is malformed ({type(error).__name__})")
+        return verdict
+    count, first, last, reached = 0, None, since, None
     for number, line in enumerate(stream, start=2):
         if not line.strip():
             continue

@@ -47,15 +47,15 @@ def _unmatched(
     (filtered by `condition`)."""
     join = f" AND o.{condition}" if condition else ""
     filtered = f" AND t.{where}" if where else ""
-    rows = database.query(
-        f"SELECT t.message_id FROM {table} t LEFT JOIN {other} o"
-        f" ON o.message_id = t.message_id{join}"
-        f" WHERE o.message_id IS NULL AND t.message_id IS NOT NULL{filtered}"
-        " ORDER BY t.message_id")
-    if not rows:
+    unmatched = (
+        f"FROM {table} t LEFT JOIN {other} o ON o.message_id = t.message_id{join}"
+        f" WHERE o.message_id IS NULL AND t.message_id IS NOT NULL{filtered}")
+    count = database.query(f"SELECT COUNT(*) {unmatched}")[0][0]
+    if not count:
         return []
-    named = ", ".join(str(r[0]) for r in rows[:SHOWN])
-    return [f"journal: {len(rows)} {what} ({named}{', …' if len(rows) > SHOWN else ''})"]
+    rows = database.query(f"SELECT t.message_id {unmatched} ORDER BY t.message_id LIMIT {SHOWN}")
+    named = ", ".join(str(r[0]) for r in rows)
+    return [f"journal: {count} {what} ({named}{', …' if count > SHOWN else ''})"]
 
 
 def _fingerprints(database: Any) -> list[str]:

@@ -221,3 +221,26 @@ def test_the_same_input_gives_the_same_head_on_sqlite_and_postgres(
                         cwd=tmp_path)
     succeed("ingest", str(traffic), "--store", pg_url, cwd=tmp_path)
     assert succeed("digest", "--json", "--store", pg_url, cwd=tmp_path) == on_sqlite
+
+
+def test_digest_prints_the_head_as_one_line_and_as_json(store: Store) -> None:
+    line = store.run("digest").stdout.decode()
+    head = orjson.loads(store.run("digest", "--json").stdout)
+    assert line == f"position {head['position']} digest {head['digest']} at {head['at']}\n"
+    assert head["position"] == store.db.rows("SELECT MAX({pos}) FROM {events}")[0][0]
+    assert (head["original_from"], head["upgraded_at"]) == (1, None)
+
+
+def test_explain_names_each_decision_its_policy_and_clauses(store: Store) -> None:
+    orders = orjson.loads(succeed("query", "orders", "--json", "--store", store.url,
+                                  cwd=store.workdir))
+    refunded = next(o for o in orders if o["state"] == "refunded")
+    found = orjson.loads(succeed("explain", refunded["order"], "--json", "--store", store.url,
+                                 cwd=store.workdir))
+    assert (found["kind"], found["account"]) == ("order", refunded["account"])
+    last = found["decisions"][-1]
+    assert last["event"] == "Order.Refunded"
+    assert last["policy"] == "sms-service@1"
+    assert last["rules"][0]["clauses"]
+    text = succeed("explain", refunded["order"], "--store", store.url, cwd=store.workdir)
+    assert last["rules"][0]["clauses"][0].encode() in text
