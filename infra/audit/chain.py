@@ -10,7 +10,14 @@ from uuid import UUID
 
 import orjson
 
-from smsledger.infra.stores.chain import GENESIS, DigestRef, leaf, link, originator_bytes
+from smsledger.infra.stores.chain import (
+    GENESIS,
+    DigestRef,
+    leaf,
+    link,
+    originator_bytes,
+    state_bytes,
+)
 from smsledger.infra.stores.transcoding import EVENT_CLASSES
 
 PAGE = 5000
@@ -88,7 +95,7 @@ def _verify_row(report: ChainReport, walk: _Walk, row: tuple[Any, ...]) -> None:
         walk.position = position
         return
     digest = bytes(digest)
-    state = state.encode() if isinstance(state, str) else bytes(state)  # edited as text
+    state = state_bytes(state)
     expected = link(walk.previous, leaf(uuid.bytes, version, topic, state))
     if digest != expected:
         report.intact = False

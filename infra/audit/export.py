@@ -17,7 +17,7 @@ import orjson
 
 from smsledger.infra.audit import log_reads
 from smsledger.infra.audit.proof import Verdict
-from smsledger.infra.stores.chain import DigestRef, leaf, link, originator_bytes
+from smsledger.infra.stores.chain import DigestRef, leaf, link, originator_bytes, state_bytes
 
 FORMAT = "smsledger-export/1"
 PAGE = 5000
@@ -39,7 +39,7 @@ def export_lines(database: Any, recorder: Any, since: int) -> Iterator[bytes]:
         if not rows:
             return
         for position, originator, version, topic, state, digest in rows:
-            state = state.encode() if isinstance(state, str) else bytes(state)
+            state = state_bytes(state)
             yield orjson.dumps({
                 "position": position, "aggregate_id": str(UUID(bytes=originator_bytes(originator))),
                 "version": version, "topic": topic, "state": state.decode(),

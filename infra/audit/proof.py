@@ -25,7 +25,7 @@ from smsledger.domain import ids
 from smsledger.domain.account import Account
 from smsledger.infra.audit import log_reads
 from smsledger.infra.audit.log_reads import ProofError
-from smsledger.infra.stores.chain import DigestRef, leaf, link, originator_bytes
+from smsledger.infra.stores.chain import DigestRef, leaf, link, originator_bytes, state_bytes
 from smsledger.infra.stores.transcoding import FastMapper, OrjsonTranscoder, UnknownTopicError
 
 FORMAT = "smsledger-account-proof/1"
@@ -72,7 +72,7 @@ def _links(
         if digest is None:
             continue  # not part of the chain (the audit reports it)
         originator = originator_bytes(originator)
-        state = state.encode() if isinstance(state, str) else bytes(state)
+        state = state_bytes(state)
         leaf_digest = leaf(originator, version, topic, state)
         previous = link(previous, leaf_digest)
         if previous != bytes(digest):

@@ -62,17 +62,17 @@ def _ingest_file(store: str, jsonl: Path, policy: str) -> Any:
 def raw_limit(source_db: Path, target_db: Path) -> int:
     """executemany of the same stored-event rows into an empty table, one transaction."""
     rows = sqlite3.connect(source_db).execute(
-        "SELECT originator_id, originator_version, topic, state FROM stored_events"
+        "SELECT originator_id, originator_version, topic, state, digest FROM stored_events"
     ).fetchall()
     connection = sqlite3.connect(target_db, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute(
         "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER,"
-        " topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+        " topic TEXT, state BLOB, digest BLOB, PRIMARY KEY (originator_id, originator_version))"
     )
     started = time.perf_counter()
     connection.execute("BEGIN")
-    connection.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", rows)
+    connection.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?, ?)", rows)
     connection.execute("COMMIT")
     elapsed = time.perf_counter() - started
     connection.close()

@@ -51,6 +51,11 @@ def originator_bytes(originator: UUID | str) -> bytes:
     return originator.bytes if isinstance(originator, UUID) else bytes.fromhex(originator)
 
 
+def state_bytes(state: Any) -> bytes:
+    """A stored state as bytes (a BLOB edited by hand may come back as TEXT)."""
+    return state.encode() if isinstance(state, str) else bytes(state)
+
+
 def leaf(originator: bytes, version: int, topic: str, state: bytes) -> bytes:
     return hashlib.sha256(
         b"".join((LEAF_TAG, originator, version.to_bytes(8, "big"), _topic_part(topic), state))
@@ -81,7 +86,8 @@ def chain_rows(previous: bytes, rows: Iterable[tuple[Any, ...]]) -> list[bytes]:
     """Digests of stored rows (position, originator, version, topic, state), in order."""
     digests = []
     for _, originator, version, topic, state in rows:
-        previous = link(previous, leaf(originator_bytes(originator), version, topic, bytes(state)))
+        previous = link(previous, leaf(originator_bytes(originator), version, topic,
+                                       state_bytes(state)))
         digests.append(previous)
     return digests
 
