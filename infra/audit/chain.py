@@ -80,11 +80,33 @@ def verify_chain(
     return report
 
 
+def event_columns(row: tuple[Any, ...]) -> tuple[UUID, int, str, bytes] | None:
+    """(originator, version, topic, state) of a stored row, or None if they are not an
+    event's (SQLite keeps whatever type was written by hand)."""
+    _, originator, version, topic, state = row[:5]
+    try:
+        uuid = UUID(bytes=originator_bytes(originator))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if not isinstance(version, int) or not isinstance(topic, str) or state is None:
+        return None
+    return uuid, version, topic, state_bytes(state)
+
+
 def _verify_row(report: ChainReport, walk: _Walk, row: tuple[Any, ...]) -> None:
-    position, originator, version, topic, state, digest = row
+    position, digest = row[0], row[5]
     report.events += 1
-    uuid = UUID(bytes=originator_bytes(originator))
+    columns = event_columns(row)
+    if columns is None:
+        report.intact = False
+        report.add(Finding(position, None, None, None,
+                           f"its columns are not an event's (originator {row[1]!r}, version"
+                           f" {row[2]!r}, topic {row[3]!r})"))
+        walk.position = position
+        return
+    uuid, version, topic, state = columns
     if topic not in EVENT_CLASSES:
+        report.intact = False
         report.add(Finding(position, uuid, version, topic,
                            f"topic {topic!r} is not an event of this ledger"))
     if digest is None:
@@ -95,7 +117,6 @@ def _verify_row(report: ChainReport, walk: _Walk, row: tuple[Any, ...]) -> None:
         walk.position = position
         return
     digest = bytes(digest)
-    state = state_bytes(state)
     expected = link(walk.previous, leaf(uuid.bytes, version, topic, state))
     if digest != expected:
         report.intact = False

@@ -11,14 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import MapperDeserialisationError
+from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from eventsourcing.sqlite import SQLiteDatastore
 
 from smsledger.domain import ids
 from smsledger.domain.account import Account
 from smsledger.domain.money import BUCKETS
 from smsledger.domain.order import Order
-from smsledger.infra.audit.chain import ChainReport, aggregate_name, describe, verify_chain
+from smsledger.infra.audit.chain import (
+    ChainReport,
+    aggregate_name,
+    describe,
+    event_columns,
+    verify_chain,
+)
 from smsledger.infra.audit.journal import check_journal, check_policies
 from smsledger.infra.bootstrap import Ledger
 from smsledger.infra.stores.chain import DigestRef
@@ -53,43 +59,45 @@ def replay(
     version order or unreadable is reported and its aggregate set aside."""
     recorder, mapper = ledger.opened.recorder, ledger.opened.mapper
     aggregates: dict[UUID, Any] = {}
-    start = 1
+    after = 0
     while True:
-        notifications = recorder.select_notifications(start=start, limit=5000)
-        if not notifications:
+        rows = recorder.select_chain_after(after, 5000)
+        if not rows:
             return aggregates
-        for notification in notifications:
-            _apply(recorder, mapper, notification, aggregates, report)
-        report.events += len(notifications)
-        start = notifications[-1].id + 1
+        for row in rows:
+            columns = event_columns(row)
+            if columns is not None:  # else reported by the chain's pass
+                _apply(recorder, mapper, row[0], StoredEvent(*columns), aggregates, report)
+        report.events += len(rows)
+        after = rows[-1][0]
         if progress is not None:
             progress(report.events)
 
 
 def _apply(
-    recorder: Any, mapper: Any, notification: Any, aggregates: dict[UUID, Any],
-    report: AuditReport,
+    recorder: Any, mapper: Any, position: int, stored: StoredEvent,
+    aggregates: dict[UUID, Any], report: AuditReport,
 ) -> None:
-    originator = notification.originator_id
+    originator = stored.originator_id
     if originator in report.unreadable:
         return
     current = aggregates.get(originator)
     expected = 1 if current is None else current.version + 1
-    version = notification.originator_version
+    version = stored.originator_version
     problem = None
     if version != expected:
         problem = _version_problem(expected, version)
     else:
         try:
-            event = mapper.to_domain_event(notification)
+            event = mapper.to_domain_event(stored)
             aggregates[originator] = event.mutate(current)
             policy = getattr(event, "policy", None)
             if policy:
                 report.policies.add(policy)
         except (UnknownTopicError, MapperDeserialisationError) as error:
-            problem = f"event at position {notification.id} cannot be read: {error}"
+            problem = f"event at position {position} cannot be read: {error}"
         except Exception as error:  # an altered event's fields may break any apply()
-            problem = (f"event at position {notification.id} cannot be applied"
+            problem = (f"event at position {position} cannot be applied"
                        f" ({type(error).__name__}: {error})")
     if problem is not None:
         report.unreadable.add(originator)

@@ -18,6 +18,9 @@ from typing import Any
 import orjson
 import pytest
 
+from smsledger.consumers.ingest import ingest_lines
+from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.settings import Settings
 from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines, write_jsonl
 from tests.integration.conftest import SERVER
 from tests.tampering import TAMPERING, ZEN, Db
@@ -47,8 +50,10 @@ class Store:
         return smsledger(*args, "--store", self.url, cwd=self.workdir)
 
     def published(self) -> str:
-        head = orjson.loads(succeed("digest", "--json", "--store", self.url, cwd=self.workdir))
-        return f"{head['position']}:{head['digest']}"
+        """The head, as `digest` prints it (a test below holds the two equal)."""
+        position, digest = self.db.rows(
+            "SELECT {pos}, digest FROM {events} ORDER BY {pos} DESC LIMIT 1")[0]
+        return f"{position}:{bytes(digest).hex()}"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +83,10 @@ def _sqlite_store(source: Path, tmp_path: Path) -> Store:
 def _postgres_store(url: str, traffic: Path, tmp_path: Path) -> Store:
     import psycopg
 
-    succeed("ingest", str(traffic), "--store", url, cwd=tmp_path)
+    ledger = bootstrap(Settings(store=url, policy="sms-service"))
+    ingest_lines(ledger.engine(), traffic.read_bytes().splitlines(), source=str(traffic))
+    ledger.catch_up()
+    ledger.close()
     schema = url.rpartition("schema=")[2]
     connection = psycopg.connect(SERVER, autocommit=True, options=f"-c search_path={schema}")
     return Store(url, Db(connection, "smsledger_events", "notification_id", "%s"), tmp_path)
@@ -227,6 +235,7 @@ def test_digest_prints_the_head_as_one_line_and_as_json(store: Store) -> None:
     line = store.run("digest").stdout.decode()
     head = orjson.loads(store.run("digest", "--json").stdout)
     assert line == f"position {head['position']} digest {head['digest']} at {head['at']}\n"
+    assert store.published() == f"{head['position']}:{head['digest']}"
     assert head["position"] == store.db.rows("SELECT MAX({pos}) FROM {events}")[0][0]
     assert (head["original_from"], head["upgraded_at"]) == (1, None)
 
