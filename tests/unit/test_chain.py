@@ -12,6 +12,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from smsledger.infra.audit.chain import verify_chain
 from smsledger.infra.audit.replay import audit
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.settings import Settings
@@ -138,3 +139,27 @@ def test_a_log_that_lost_its_digests_but_kept_its_chain_row_is_not_chained_again
     with pytest.raises(StoreError, match="lost its digest column"):
         bootstrap(Settings(store=store))
     assert issubclass(ChainError, RuntimeError)
+
+
+def test_a_published_digest_is_found_by_its_value_or_at_its_position(outcome: Outcome) -> None:
+    opened = outcome.ledger.opened
+    rows = chained(outcome)
+    middle = rows[len(rows) // 2]
+    for ref in (DigestRef(bytes(middle[5])), DigestRef(bytes(middle[5]), middle[0])):
+        report = verify_chain(opened.recorder, opened.database, ref)
+        assert report.intact, report.findings
+        assert report.against_position == middle[0]
+
+
+@pytest.mark.parametrize(("ref", "said"), [
+    (DigestRef(bytes(32)), "is not in the chain"),
+    (DigestRef(bytes(32), 10**9), "but the log ends at position"),
+    (DigestRef(bytes(32), 3), "at position 3 the chain does not give the published digest"),
+])
+def test_a_published_digest_the_chain_does_not_reach_is_a_finding(
+    outcome: Outcome, ref: DigestRef, said: str
+) -> None:
+    opened = outcome.ledger.opened
+    report = verify_chain(opened.recorder, opened.database, ref)
+    assert not report.intact
+    assert [f.what for f in report.findings if said in f.what]
