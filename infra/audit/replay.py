@@ -67,7 +67,7 @@ def replay(
         for row in rows:
             columns = event_columns(row)
             if columns is not None:  # else reported by the chain's pass
-                _apply(recorder, mapper, row[0], StoredEvent(*columns), aggregates, report)
+                _apply(recorder, mapper, row[0], columns, aggregates, report)
         report.events += len(rows)
         after = rows[-1][0]
         if progress is not None:
@@ -75,15 +75,15 @@ def replay(
 
 
 def _apply(
-    recorder: Any, mapper: Any, position: int, stored: StoredEvent,
+    recorder: Any, mapper: Any, position: int, columns: tuple[UUID, int, str, bytes],
     aggregates: dict[UUID, Any], report: AuditReport,
 ) -> None:
-    originator = stored.originator_id
+    originator, version = columns[0], columns[1]
     if originator in report.unreadable:
         return
+    stored = StoredEvent(*columns)
     current = aggregates.get(originator)
     expected = 1 if current is None else current.version + 1
-    version = stored.originator_version
     problem = None
     if version != expected:
         problem = _version_problem(expected, version)
