@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -57,6 +58,9 @@ def bootstrap(settings: Settings, *, create: bool = True) -> Ledger:
     policy_named(settings.policy or DEFAULT_POLICY, cancel_lock_seconds=settings.cancel_lock)
     tune_collector()  # every process that opens a ledger keeps a large, long-lived heap
     opened = open_store(settings.store, create=create)
+    upgrade = getattr(opened.recorder, "chain_upgrade", None)
+    if upgrade is not None:  # a store written before the hash chain existed, chained now
+        print(f"smsledger: {upgrade.message()}", file=sys.stderr)
     try:
         stored = opened.store.policy_name()
     except Exception:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from smsledger.domain.policies import policy_named
+from smsledger.infra.bench.chain_cost import chain_cost
 from smsledger.infra.bench.child import ingest_into
 from smsledger.infra.bench.naive import naive_ingest
 from smsledger.infra.bench.phase import Phase, child_phase, measure
@@ -46,6 +47,7 @@ class BenchRun:
     # The Kafka phase's consumer: records, batches, the most records held for the merge.
     kafka: dict[str, int] | None = None
     scale: dict[str, Any] | None = None  # `--scale N`: the figures of the scale phase
+    chain: dict[str, Any] | None = None  # the hash chain's share of the SQLite ingest
 
 
 def _ingest_file(store: str, jsonl: Path, policy: str) -> Any:
@@ -58,17 +60,17 @@ def _ingest_file(store: str, jsonl: Path, policy: str) -> Any:
 def raw_limit(source_db: Path, target_db: Path) -> tuple[int, float]:
     """executemany of the same stored-event rows into an empty table, one transaction."""
     rows = sqlite3.connect(source_db).execute(
-        "SELECT originator_id, originator_version, topic, state FROM stored_events"
+        "SELECT originator_id, originator_version, topic, state, digest FROM stored_events"
     ).fetchall()
     connection = sqlite3.connect(target_db, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute(
         "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER,"
-        " topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+        " topic TEXT, state BLOB, digest BLOB, PRIMARY KEY (originator_id, originator_version))"
     )
     started = time.perf_counter()
     connection.execute("BEGIN")
-    connection.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", rows)
+    connection.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?, ?)", rows)
     connection.execute("COMMIT")
     elapsed = time.perf_counter() - started
     connection.close()
@@ -101,6 +103,8 @@ def _standard(args: argparse.Namespace, settings: Settings, workdir: Path, polic
         store, policy, str(jsonl))
     result.phases["rebuild"] = child_phase("rebuild read models", "events", "rebuild", store,
                                            policy)
+    result.chain, result.checks["chain_digests_match"] = chain_cost(
+        workdir / "single.db", result.phases["ingest_sqlite"].seconds)
     ledger = bootstrap(Settings(store=store, policy=policy))
     result.checks["rebuild_identical"] = _rebuild_identical(ledger)
     ledger.close()
@@ -189,6 +193,7 @@ def summary(result: BenchRun) -> dict[str, Any]:
         "kafka_msgs_per_s": round(phases["kafka"].rate) if "kafka" in phases else None,
         "kafka": result.kafka,
         "scale": result.scale,
+        "chain": result.chain,
         "checks": result.checks,
         "notes": result.notes,
         "machine": {
@@ -224,6 +229,7 @@ def _print_standard(result: BenchRun, report: dict[str, Any], out: TextIO) -> No
                 "raw_limit_ratio", "rebuild_events_per_s", "postgres_msgs_per_s",
                 "kafka_msgs_per_s"):
         out.write(f"{key}: {report[key]}\n")
+    out.write(f"chain: {report['chain']}\n")
     out.write(f"checks: {report['checks']}\n")
     for note in result.notes:
         out.write(f"note: {note}\n")

@@ -40,6 +40,11 @@ def as_of_time(text: str) -> datetime:
     raise UsageError(f"--as-of {text!r} is not an RFC 3339 time; write it like {EXAMPLE_TIME}")
 
 
+class UnknownId(UsageError, LookupError):
+    """No order, account or refund request has the id: a usage error on the command line,
+    a page not found on the web view."""
+
+
 def find_events(opened: OpenStore, ref: str) -> tuple[str, UUID, list[Any]]:
     """The events of the order, account or refund request called `ref`."""
     for kind, make in (("order", ids.order_id), ("account", ids.account_id),
@@ -48,7 +53,7 @@ def find_events(opened: OpenStore, ref: str) -> tuple[str, UUID, list[Any]]:
         events = list(opened.app.events.get(aggregate_id))
         if events:
             return kind, aggregate_id, events
-    raise UsageError(f"no order, account or refund request called {ref!r} in this store")
+    raise UnknownId(f"no order, account or refund request called {ref!r} in this store")
 
 
 def require_existed(kind: str, ref: str, events: list[Any], as_of: datetime | None) -> None:

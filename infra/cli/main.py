@@ -143,22 +143,31 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 @command("audit")
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from smsledger.infra.audit.replay import audit
+    from smsledger.infra.cli.chain_commands import audit_chain_lines, digest_arg
 
+    against = digest_arg(args.against) if args.against else None
     with opened(settings) as ledger:
         events = ledger.opened.recorder.last_notification_id()
-        report = audit(ledger, progress_printer("replaying", total=events))
+        report = audit(ledger, progress_printer("replaying", total=events), against=against)
         end_progress()
     if args.json:
+        chain = report.chain
         print_json({"events": report.events, "accounts": report.accounts,
                     "orders": report.orders, "totals": report.totals, "clean": report.clean,
-                    "problems": report.problems})
+                    "problems": report.problems,
+                    "chain": None if chain is None else {
+                        "events": chain.events, "head_position": chain.last_position,
+                        "head_digest": chain.head_digest.hex(),
+                        "original_from": chain.original_from, "intact": chain.intact}})
         return 0 if report.clean else 1
+    print("\n".join(audit_chain_lines(report)))
     print(f"events replayed: {report.events}, accounts: {report.accounts}, "
           f"orders: {report.orders}")
     print("totals: " + ", ".join(f"{k} {v}" for k, v in report.totals.items()))
     if report.clean:
-        print("audit clean: every balance re-derived, money invariant holds, "
-              "read models equal a rebuild")
+        print("audit clean: the hash chain and every event's bytes verify, every balance"
+              " re-derived, money invariant holds, journal consistent, read models equal a"
+              " rebuild")
         return 0
     print(f"audit FAILED with {len(report.problems)} problems:")
     for problem in report.problems:
@@ -228,7 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="RFC 3339 time with its UTC offset, e.g. 2026-06-01T10:00:00Z")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("audit", parents=[common], help="replay everything and check invariants")
+    p = sub.add_parser("audit", parents=[common],
+                       help="verify the hash chain, replay everything and check invariants")
+    p.add_argument("--against", metavar="DIGEST",
+                   help="a published digest (HEX or POSITION:HEX) the log must still contain")
     p.add_argument("--json", action="store_true", help="the report as one JSON object")
     _add_optional_commands(sub, common)
     remember_subparsers(sub)
@@ -238,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_optional_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
+    from smsledger.infra.cli.chain_commands import add_chain_commands
     from smsledger.infra.cli.runtime_commands import add_runtime_commands
     from smsledger.infra.cli.serve_commands import add_serve_commands
     from smsledger.infra.cli.status_commands import add_status_commands
@@ -245,6 +258,7 @@ def _add_optional_commands(
     add_runtime_commands(sub, common, command)
     add_status_commands(sub, common, command)
     add_serve_commands(sub, common, command)
+    add_chain_commands(sub, common, command)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:

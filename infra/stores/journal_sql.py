@@ -46,7 +46,7 @@ def write_journal(
                 " offset_no, raw, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (fingerprint) DO NOTHING"
             ),
-            [(*letter, _fingerprint(letter)) for letter in batch.dead_letters],
+            [(*letter, dead_letter_fingerprint(letter)) for letter in batch.dead_letters],
         )
     if batch.released:
         cursor.executemany(
@@ -94,7 +94,7 @@ def release_claims(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
         )
 
 
-def _fingerprint(letter: tuple[Any, ...]) -> str:
+def dead_letter_fingerprint(letter: tuple[Any, ...]) -> str:
     """A dead letter is stored once: one with a message id by its id and bytes (a line
     that lost its id to another is dead-lettered again when the input is read again),
     one without by where it came from and its bytes."""

@@ -20,6 +20,13 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from smsledger.consumers.journal import Batch
+from smsledger.infra.stores.chain import (
+    CHAIN_TABLE,
+    ChainUpgrade,
+    chain_digests,
+    ensure_chain,
+    tail_digest,
+)
 from smsledger.infra.stores.journal_sql import (
     POSTGRES_TYPES,
     journal_ddl,
@@ -40,7 +47,13 @@ def lock_for_ddl(cursor: Cursor[Any]) -> None:
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
-    """Creates its schema and the journal tables; writes the journal beside the events."""
+    """Creates its schema and the journal tables; writes each event with its chain digest,
+    and the journal, in one transaction."""
+
+    position_column = "notification_id"
+    placeholder = "%s"
+    blob_type = "BYTEA"
+    chain_upgrade: ChainUpgrade | None = None
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         # Connections resolve the journal's and the projections' unqualified table names
@@ -55,21 +68,30 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                                          f"-c search_path={datastore.schema}")))
         datastore.pool.kwargs = {**kwargs, "options": options}
         super().__init__(datastore, events_table_name=events_table_name)
+        events = (Identifier(datastore.schema), Identifier(self.events_table_name))
         target = SQL(
-            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
-        ).format(Identifier(datastore.schema), Identifier(self.events_table_name))
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state, digest)"
+        ).format(*events)
         id_type = Identifier(datastore.originator_id_type)
         self._insert_json_statement = SQL(
-            "{0} SELECT (e->>0)::{1}, (e->>1)::bigint, e->>2, convert_to(e->>3, 'UTF8')"
+            "{0} SELECT (e->>0)::{1}, (e->>1)::bigint, e->>2, convert_to(e->>3, 'UTF8'),"
+            " decode(e->>4, 'hex')"
             " FROM json_array_elements(%s::json) WITH ORDINALITY AS batch(e, n) ORDER BY n"
         ).format(target, id_type)
         self._insert_columns_statement = SQL(
-            "{0} SELECT * FROM unnest(%s::{1}[], %s::bigint[], %s::text[], %s::bytea[])"
+            "{0} SELECT * FROM unnest(%s::{1}[], %s::bigint[], %s::text[], %s::bytea[],"
+            " %s::bytea[])"
         ).format(target, id_type)
+        self._head_statement = SQL(
+            "UPDATE {0}.ledger_chain SET head_position = (SELECT MAX(notification_id)"
+            " FROM {0}.{1}), head_digest = %s WHERE id = 1"
+        ).format(*events)
         # The library types its statements as Composed; it executes any psycopg Composable.
         self.sql_create_statements.extend(
             SQL(s) for s in journal_ddl(POSTGRES_TYPES)  # type: ignore[misc]
         )
+        self.sql_create_statements.append(
+            SQL(CHAIN_TABLE.format(**POSTGRES_TYPES)))  # type: ignore[arg-type]
 
     def _insert_stored_events(
         self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -78,21 +100,26 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # (psycopg adapts Python lists element by element in Python). The states are JSON
         # text already and travel as strings, so their bytes arrive unchanged; states that
         # are not UTF-8 text (a cipher or compressor) go as four plain arrays instead.
+        # The table lock orders writers, so the chain's tail read after it is this batch's.
         self._lock_table(curs)
         self._notify_channel(curs)
-        document = _as_json_document(stored_events)
+        with curs.connection.cursor(row_factory=tuple_row) as reader:
+            digests = chain_digests(tail_digest(reader, self), stored_events)
+        document = _as_json_document(stored_events, digests)
         if document is not None:
             curs.execute(self._insert_json_statement, (document,))
-            return
-        curs.execute(
-            self._insert_columns_statement,
-            (
-                [s.originator_id for s in stored_events],
-                [s.originator_version for s in stored_events],
-                [s.topic for s in stored_events],
-                [s.state for s in stored_events],
-            ),
-        )
+        else:
+            curs.execute(
+                self._insert_columns_statement,
+                (
+                    [s.originator_id for s in stored_events],
+                    [s.originator_version for s in stored_events],
+                    [s.topic for s in stored_events],
+                    [s.state for s in stored_events],
+                    digests,
+                ),
+            )
+        curs.execute(self._head_statement, (digests[-1],))
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -106,6 +133,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             lock_for_ddl(curs)
             self._create_schema()
             super().create_table()
+            with curs.connection.cursor(row_factory=tuple_row) as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = %s"
+                    " AND table_name = %s AND column_name = 'digest'",
+                    (self.datastore.schema, self.events_table_name),
+                )
+                has_digest = cursor.fetchone() is not None
+                self.chain_upgrade = ensure_chain(cursor, self, has_digest=has_digest)
             self._add_digest_column()
 
     def _add_digest_column(self) -> None:
@@ -153,6 +188,18 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             " FROM {0}.{1} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         return self._select(statement, (position, limit))
+
+    def select_chain_after(
+        self, position: int, limit: int, up_to: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """(position, originator id, version, topic, state, digest) after `position`."""
+        bound, params = (SQL(""), (position, limit)) if up_to is None else (
+            SQL(" AND notification_id <= %s"), (position, up_to, limit))
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state, digest"
+            " FROM {0}.{1} WHERE notification_id > %s{2} ORDER BY notification_id LIMIT %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name), bound)
+        return self._select(statement, params)
 
     def select_events_of(self, originator_ids: list[UUID]) -> list[StoredEvent]:
         """The events of many aggregates in one query, in version order per aggregate."""
@@ -202,11 +249,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             return curs.fetchall()
 
 
-def _as_json_document(stored_events: Sequence[StoredEvent]) -> str | None:
+def _as_json_document(stored_events: Sequence[StoredEvent], digests: list[bytes]) -> str | None:
     """The events as one JSON array, or None if a state is not text PostgreSQL can hold."""
     try:
-        rows = [(s.originator_id, s.originator_version, s.topic, s.state.decode())
-                for s in stored_events]
+        rows = [(s.originator_id, s.originator_version, s.topic, s.state.decode(), d.hex())
+                for s, d in zip(stored_events, digests, strict=True)]
     except UnicodeDecodeError:
         return None
     if any("\x00" in row[3] for row in rows):

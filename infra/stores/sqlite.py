@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -17,8 +17,16 @@ from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
+    SQLiteTransaction,
 )
 
+from smsledger.infra.stores.chain import (
+    CHAIN_TABLE,
+    ChainUpgrade,
+    chain_digests,
+    ensure_chain,
+    tail_digest,
+)
 from smsledger.infra.stores.journal_sql import (
     SQLITE_TYPES,
     journal_ddl,
@@ -86,6 +94,20 @@ def write_transaction(datastore: SQLiteDatastore) -> Iterator[SQLiteCursor]:
         connection.commit()
 
 
+class ImmediateTransaction(SQLiteTransaction):
+    """The library's transaction (its commit, rollback and error translation), begun with
+    the write lock taken (BEGIN IMMEDIATE): an insert reads the chain's tail before it
+    writes, and a deferred transaction that reads first cannot wait for another writer."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise OperationalError(error) from error
+        return plain_rows(cursor)
+
+
 class SQLiteLedgerPool(SQLiteConnectionPool):
     """The library's pool, with a larger page cache and a larger checkpoint interval on
     every connection it opens."""
@@ -112,8 +134,25 @@ class SQLiteLedgerFactory(SQLiteFactory):
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    """Writes each event with its chain digest, and the journal, in one transaction."""
+
+    position_column = "rowid"
+    placeholder = "?"
+    blob_type = "BLOB"
+    chain_upgrade: ChainUpgrade | None = None
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self.insert_events_statement = (
+            f"INSERT INTO {self.events_table_name}"
+            " (originator_id, originator_version, topic, state, digest) VALUES (?, ?, ?, ?, ?)"
+        )
+
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *journal_ddl(SQLITE_TYPES)]
+        return [
+            *super().construct_create_table_statements(), *journal_ddl(SQLITE_TYPES),
+            CHAIN_TABLE.format(**SQLITE_TYPES),
+        ]
 
     def create_table(self) -> None:
         # The library's deferred transaction fails at once when another process (a second
@@ -123,23 +162,41 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             cursor.execute("PRAGMA table_info(processed_messages)")
             for statement in missing_digest_column({row[1] for row in cursor.fetchall()}):
                 cursor.execute(statement)
+            cursor.execute(f"SELECT name FROM pragma_table_info('{self.events_table_name}')")
+            has_digest = "digest" in {row[0] for row in cursor.fetchall()}
+            self.chain_upgrade = ensure_chain(cursor, self, has_digest=has_digest)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with (
+            self.datastore.get_connection(commit=True) as connection,
+            ImmediateTransaction(connection, commit=True) as cursor,
+        ):
+            return self._insert_events(cursor, stored_events, **kwargs)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # Notification ids are the table's rowids, assigned in insertion order.
-        c.executemany(
-            self.insert_events_statement,
-            [
-                (
-                    s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
-                    s.originator_version,
-                    s.topic,
-                    s.state,
-                )
-                for s in stored_events
-            ],
-        )
+        # Notification ids are the table's rowids, assigned in insertion order, which is
+        # the chain's order; the transaction holds the write lock from its start.
+        if stored_events:
+            digests = chain_digests(tail_digest(c, self), stored_events)
+            c.executemany(
+                self.insert_events_statement,
+                [
+                    (
+                        s.originator_id.hex if isinstance(s.originator_id, UUID)
+                        else s.originator_id,
+                        s.originator_version,
+                        s.topic,
+                        s.state,
+                        digest,
+                    )
+                    for s, digest in zip(stored_events, digests, strict=True)
+                ],
+            )
+            c.execute(self.head_statement(), (digests[-1],))
         journal = kwargs.get("journal")
         if journal is not None:
             write_journal(c, journal)
@@ -153,6 +210,26 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 f"SELECT rowid, originator_id, originator_version, topic, state"
                 f" FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (position, limit),
+            )
+            return c.fetchall()  # type: ignore[no-any-return]
+
+    def head_statement(self) -> str:
+        return (
+            f"UPDATE ledger_chain SET head_position = (SELECT MAX(rowid) FROM"
+            f" {self.events_table_name}), head_digest = ? WHERE id = 1"
+        )
+
+    def select_chain_after(
+        self, position: int, limit: int, up_to: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """(position, originator hex, version, topic, state, digest) after `position`."""
+        bound, params = ("", (position, limit)) if up_to is None else (
+            " AND rowid <= ?", (position, up_to, limit))
+        with self.datastore.transaction(commit=False) as c:
+            plain_rows(c).execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state, digest"
+                f" FROM {self.events_table_name} WHERE rowid > ?{bound} ORDER BY rowid LIMIT ?",
+                params,
             )
             return c.fetchall()  # type: ignore[no-any-return]
 

@@ -32,6 +32,17 @@ RULES: dict[str, str] = {
     p.ORDER_CODE_DISPLAYED: "the code was displayed: the service is deemed delivered",
     p.ORDER_NUMBER_ALREADY_USED: "the number had been used already: cancelled and released "
                                  "(sms-service)",
+    p.ORDER_CODE_DELIVERED: "the code had arrived: the order is completed and charged when "
+                            "its account is blocked or closed",
+    p.ORDER_SMS_NOT_RECEIVED: "no SMS had arrived: the failed cancel releases the hold "
+                              "(1001sms)",
+    p.ORDER_CANCEL_ERROR: "the cancel button failed: the hold is released (sms-service)",
+    p.ORDER_CANCEL_LOCK: "a cancel before the early-cancel lock has passed is refused",
+    p.ORDER_COMPLAINT_WINDOW: "complaints are heard up to 24 hours after completion "
+                              "(sms-service)",
+    p.DEPOSIT_AFTER_CLOSURE: "a deposit reaching a closed account goes back to its payment "
+                             "method",
+    p.REQUEST_EXTENDED: "the refund period was extended (sms-service)",
 }
 
 # Event attributes that state a decision's outcome, in the order they are shown.

@@ -696,7 +696,10 @@ def test_bench_reports_every_figure_and_its_checks_hold(tmp_path: Path) -> None:
     fast-equals-naive and rebuild-equals-incremental checks are the software's."""
     report = orjson.loads(succeed("bench", "--messages", "1500", "--no-postgres",
                                   "--no-kafka", "--json", cwd=tmp_path))
-    assert report["checks"] == {"rebuild_identical": True, "naive_balances_identical": True}
+    assert report["checks"] == {"rebuild_identical": True, "naive_balances_identical": True,
+                                "chain_digests_match": True}
+    assert report["chain"]["events"] == report["events"]
+    assert 0 < report["chain"]["share_of_ingest"] < 1
     assert report["messages"] >= 1000
     for key in ("ingest_msgs_per_s", "ingest_two_process_msgs_per_s", "rebuild_events_per_s",
                 "naive_msgs_per_s", "raw_rows_per_s"):
