@@ -23,7 +23,11 @@ from smsledger.consumers.ingest import ingest_lines
 from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
 from smsledger.infra.audit.replay import audit
 from smsledger.infra.bootstrap import Ledger, bootstrap
+from smsledger.infra.cli.render import end_progress, progress_printer
 from smsledger.infra.settings import Settings
+
+# The phase's name, from the parent, for the progress bar the child draws on a terminal.
+PHASE_VARIABLE = "SMSLEDGER_BENCH_PHASE"
 
 
 def reset_peak_rss() -> None:
@@ -48,19 +52,29 @@ def ingest_into(
 ) -> int:
     """A JSONL file into the ledger, read models caught up; returns the messages read."""
     read = [0]
-
-    def report(count: int) -> None:
-        read.append(count)
-        if progress is not None:
-            progress(count)
-
+    size = os.path.getsize(path)
     with (
         open(path, "rb") as stream,
         projecting_alongside(ledger.settings.store, ledger.policy.name, enabled=alongside),
     ):
+        bar = progress_printer(_label("ingesting"), fraction=lambda: stream.tell() / size
+                               if size else 1.0)
+
+        def report(count: int) -> None:
+            read.append(count)
+            bar(count)
+            if progress is not None:
+                progress(count)
+
         ingest_lines(ledger.engine(), stream, source=path, progress=report)
     ledger.catch_up()
+    end_progress()
     return read[-1]  # the last progress report is the number of messages read
+
+
+def _label(doing: str) -> str:
+    """What a progress bar says: the phase the parent named, and what it is doing."""
+    return f"bench: {os.environ.get(PHASE_VARIABLE, 'phase')}, {doing}"
 
 
 def ingest_marks(store: str, policy: str, path: str) -> tuple[int, float, dict[str, Any]]:
@@ -100,9 +114,11 @@ def ingest(store: str, policy: str, path: str, alongside: bool) -> tuple[int, fl
 
 def rebuild(store: str, policy: str) -> tuple[int, float]:
     ledger = bootstrap(Settings(store=store, policy=policy))
+    total = ledger.opened.recorder.last_notification_id()
     started = time.perf_counter()
-    events = ledger.rebuild()
+    events = ledger.rebuild(progress_printer(_label("rebuilding"), total=total))
     seconds = time.perf_counter() - started
+    end_progress()
     ledger.close()
     return events, seconds
 

@@ -247,3 +247,20 @@ def test_produce_explains_its_counts(kafka_settings: Any, tmp_path: Path) -> Non
     assert said[3].startswith("unroutable: 1 line (")
     assert f"sent 1 to {topics.customer} partition 0, where the consumer dead-letters" in said[3]
     assert said[4] == "blank lines skipped: 1"
+
+
+def test_bench_draws_each_phases_bar_with_rate_and_eta_on_a_terminal(tmp_path: Path) -> None:
+    shown = run_on_a_terminal(["bench", "--scale", "16000", "--slice", "8000", "--scale-only"],
+                              tmp_path)
+    assert "bench: scale ingest, ingesting [" in shown
+    assert "bench: scale rebuild, rebuilding [" in shown
+    assert "ETA" in shown and "/s" in shown
+    assert "scale last_first_ratio" in shown
+
+
+def test_bench_writes_no_bar_where_no_terminal_shows_it(tmp_path: Path) -> None:
+    done = smsledger("bench", "--scale", "8000", "--slice", "4000", "--scale-only", "--json",
+                     cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert b"ETA" not in done.stderr
+    assert b"\r" not in done.stderr
