@@ -2,21 +2,18 @@
 
 Per batch it decodes, drops message ids seen before, applies the rest in order, and
 commits the events together with the journal (processed ids, rejections, dead letters,
-parked messages, deadlines, offsets, the watermark) in one transaction.
-
-Time is event time. Before a message is applied, the deadlines it has overtaken are
-settled first (its order's, and those of its account's other orders), so that the outcome
-never depends on how far the watermark happens to have moved.
+parked messages, deadlines, offsets, the watermark) in one transaction. Event time and the
+settling of deadlines are `settling.Settling`'s; messages waiting for an order or refund
+request are `parking.Parking`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from smsledger.domain import ids, ledger
+from smsledger.domain import ids
 from smsledger.domain.account import Account
 from smsledger.domain.errors import CurrencyMismatch, Refused
 from smsledger.domain.order import Order
@@ -24,40 +21,20 @@ from smsledger.domain.policies import Policy
 from smsledger.domain.refund import RefundRequest
 from smsledger.projections.formats import iso
 
+from .counts import Counts
 from .handlers import HANDLERS, Ignored, Park, Refusal
 from .journal import Batch, Inbound, LedgerStore, Parked
 from .messages import DecodeError, Message, decode
-from .parking import ParkingLot
-from .schedule import Deadlines, Ownership
+from .parking import Parking
+from .schedule import Ownership
+from .settling import Settling
+
+__all__ = ["PARK_LIMIT", "Counts", "Engine"]
 
 PARK_LIMIT = timedelta(hours=1)
 
-
-@dataclass
-class Counts:
-    applied: int = 0
-    rejected: int = 0
-    ignored: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    parked: int = 0
-    expired: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(vars(self))
-
-
 _REFERENCES = (("account", ids.account_id), ("order", ids.order_id),
                ("request", ids.refund_request_id))
-
-
-_DEADLINE_KINDS: dict[type, str] = {Order: "order", RefundRequest: "request"}
-
-
-def _in_order(refs: Collection[str]) -> list[str]:
-    """A sorted copy: settling never depends on insertion order, and it removes holds
-    from the very collection it was given."""
-    return list(refs) if len(refs) < 2 else sorted(refs)
 
 
 def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:
@@ -82,32 +59,33 @@ class Engine:
         self.consumer_group = consumer_group
         self.park_limit = park_limit
         self.counts = Counts()
-        self.watermark: datetime | None = store.watermark()
         owns = ownership or Ownership()
-        # A single writer tracks the deadline of every aggregate; a member of a consumer
-        # group only those of its own accounts.
-        self._tracks_every_deadline = type(owns) is Ownership
-        self._deadlines = Deadlines()
+        self.settling = Settling(self, self.counts, watermark=store.watermark(),
+                                 tracks_every_deadline=type(owns) is Ownership)
         for aggregate_id, kind, due, account in store.deadlines():
             if owns.account(account):
-                self._deadlines.set(aggregate_id, kind, due)
-        self._parking = ParkingLot()
+                self.settling.deadlines.set(aggregate_id, kind, due)
+        self.parking = Parking(self.counts)
         for parked in store.parked():
             if owns.parked(parked):
-                self._parking.add(parked)
+                self.parking.restore(parked)
         self._batch = self._new_batch()
         self._seen_in_batch: set[str] = set()
+
+    @property
+    def watermark(self) -> datetime | None:
+        return self.settling.watermark
 
     # The Context the handlers see.
 
     def account(self, ref: str) -> Account | None:
-        return self._get(ids.account_id(ref))  # type: ignore[return-value]
+        return self.aggregate(ids.account_id(ref))  # type: ignore[return-value]
 
     def order(self, ref: str) -> Order | None:
-        return self._get(ids.order_id(ref))  # type: ignore[return-value]
+        return self.aggregate(ids.order_id(ref))  # type: ignore[return-value]
 
     def refund(self, ref: str) -> RefundRequest | None:
-        return self._get(ids.refund_request_id(ref))  # type: ignore[return-value]
+        return self.aggregate(ids.refund_request_id(ref))  # type: ignore[return-value]
 
     def open_orders(self, account: Account) -> list[Order]:
         found = [self.order(ref) for ref in account.holds]
@@ -116,15 +94,13 @@ class Engine:
     def touch(self, *aggregates: Account | Order | RefundRequest) -> None:
         pending, deadlines = self._batch.aggregates, self._batch.deadlines
         for aggregate in aggregates:
-            aggregate_id = aggregate.id
-            pending[aggregate_id] = aggregate
-            kind = _DEADLINE_KINDS.get(type(aggregate))
-            if kind is not None:
-                due = aggregate.deadline  # type: ignore[union-attr]
-                if self._deadlines.set(aggregate_id, kind, due):
-                    deadlines[aggregate_id] = (kind, due, aggregate.account)  # type: ignore[union-attr]
+            pending[aggregate.id] = aggregate
+            changed = self.settling.track(aggregate)
+            if changed is not None:
+                deadlines[aggregate.id] = changed
 
-    def _get(self, aggregate_id: UUID) -> Account | Order | RefundRequest | None:
+    def aggregate(self, aggregate_id: UUID) -> Account | Order | RefundRequest | None:
+        """The batch's version of an aggregate, else the store's."""
         pending = self._batch.aggregates.get(aggregate_id)
         if pending is not None:
             return pending  # type: ignore[return-value]
@@ -157,82 +133,29 @@ class Engine:
             else:
                 self._seen_in_batch.add(message.id)
                 moved = self.advance(message.at)
-                self._apply(inbound, message, settled=self._all_settled_before(message, moved))
+                self._apply(inbound, message,
+                            settled=self.settling.all_settled_before(message, moved))
             self._record_offset(inbound)
-
-    def _all_settled_before(self, message: Message, moved: bool) -> bool:
-        """True if no deadline before the message's time can still be open. For a writer
-        that tracks every deadline: when the message moved the watermark (which settled
-        them), or when none it tracks falls before the message's time."""
-        return self._tracks_every_deadline and (
-            moved or not self._deadlines.any_before(message.at))
 
     def _record_offset(self, inbound: Inbound) -> None:
         if inbound.partition is not None and inbound.offset is not None:
             self._batch.offsets[(inbound.source, inbound.partition)] = inbound.offset + 1
 
     def advance(self, watermark: datetime) -> bool:
-        """Move the watermark forward and settle every tracked deadline it has passed;
-        True if it moved."""
-        if self.watermark is not None and watermark <= self.watermark:
+        """Move the watermark forward, settling every tracked deadline it has passed and
+        dead-lettering what has been parked too long; True if it moved."""
+        if not self.settling.advance(watermark):
             return False
-        self.watermark = watermark
         self._batch.watermark = watermark
-        self._expire_before(watermark)
-        self._expire_parked(watermark)
+        for parked in self.parking.older_than(self._batch, watermark - self.park_limit):
+            self._dead_letter_parked(parked)
         return True
-
-    def _expire_before(self, limit: datetime) -> None:
-        while (due := self._deadlines.pop_before(limit)) is not None:
-            kind, aggregate_id = due
-            self._expire(kind, aggregate_id)
-
-    def _expire(self, kind: str, aggregate_id: UUID) -> None:
-        aggregate = self._get(aggregate_id)
-        if isinstance(aggregate, Order) and not aggregate.is_final:
-            account = self.account(aggregate.account)
-            assert account is not None, f"order {aggregate.order} has no account"
-            ledger.expire_order(aggregate, account)
-            self.touch(aggregate, account)
-            self.counts.expired += 1
-        elif isinstance(aggregate, RefundRequest) and aggregate.deadline is not None:
-            account = self.account(aggregate.account)
-            assert account is not None, f"refund {aggregate.request} has no account"
-            ledger.expire_refund(aggregate, account)
-            self.touch(aggregate, account)
-            self.counts.expired += 1
-
-    def _settle_overtaken(self, message: Message) -> None:
-        """Deadlines before this message's time, of its order and its account, go first."""
-        at, data = message.at, message.data
-        order_ref = data.get("order")
-        order = self.order(order_ref) if order_ref else None
-        if order is not None and order.deadline is not None and order.deadline < at:
-            self._expire("order", order.id)
-        request_ref = data.get("request")
-        refund = self.refund(request_ref) if request_ref else None
-        account_ref = (
-            data.get("account")
-            or (order.account if order else None)
-            or (refund.account if refund else None)
-        )
-        account = self.account(account_ref) if account_ref else None
-        if account is None:
-            return
-        for ref in _in_order(account.holds):
-            held = self.order(ref)
-            if held is not None and held.deadline is not None and held.deadline < at:
-                self._expire("order", held.id)
-        for ref in _in_order(account.pending_refunds):
-            refund = self.refund(ref)
-            if refund is not None and refund.deadline is not None and refund.deadline < at:
-                self._expire("request", refund.id)
 
     def _apply(self, inbound: Inbound, message: Message, *, settled: bool = False) -> None:
         """`settled`: every deadline before the message's time is settled already (see
-        `_all_settled_before`), so none can be overtaken."""
+        `Settling.all_settled_before`), so none can be overtaken."""
         if not settled:
-            self._settle_overtaken(message)
+            self.settling.settle_overtaken(message)
         try:
             outcome = HANDLERS[message.type](self, message)
         except Refused as refusal:
@@ -242,7 +165,8 @@ class Engine:
             self._dead_letter(inbound, error.reason, str(error), message.id)
             return
         if isinstance(outcome, Park):
-            self._park(inbound, message, outcome)
+            self.parking.park(self._batch, Parked(
+                message.id, outcome.kind, outcome.subject, message.at, inbound))
             return
         if isinstance(outcome, Refusal):
             self._reject(message, Refused(outcome.reason, outcome.detail))
@@ -282,13 +206,7 @@ class Engine:
             inbound.raw,
         ))
 
-    # Parking: messages about orders or refund requests that are not known yet.
-
-    def _park(self, inbound: Inbound, message: Message, park: Park) -> None:
-        self.counts.parked += 1
-        parked = Parked(message.id, park.kind, park.subject, message.at, inbound)
-        self._parking.add(parked)
-        self._batch.parked[message.id] = parked
+    # Parked messages: applied when what they wait for appears, else dead-lettered.
 
     def _unpark_for(self, message: Message) -> None:
         if message.type == "order.requested":
@@ -297,27 +215,15 @@ class Engine:
             key = ("request", message.data["request"])
         else:
             return
-        for parked in self._parking.release(*key):
-            self._unpark(parked)
-            retried = decode(parked.inbound.raw)
-            self._apply(parked.inbound, retried)
-
-    def _unpark(self, parked: Parked) -> None:
-        self.counts.parked -= 1
-        if self._batch.parked.pop(parked.message_id, None) is None:
-            self._batch.unparked.add(parked.message_id)
-
-    def _expire_parked(self, watermark: datetime) -> None:
-        for parked in self._parking.older_than(watermark - self.park_limit):
-            self._dead_letter_parked(parked)
+        for parked in self.parking.release(self._batch, *key):
+            self._apply(parked.inbound, decode(parked.inbound.raw))
 
     def dead_letter_all_parked(self) -> None:
         """At the end of a finite input: whatever still waits will not be resolved by it."""
-        for parked in self._parking.take_all():
+        for parked in self.parking.take_all(self._batch):
             self._dead_letter_parked(parked)
 
     def _dead_letter_parked(self, parked: Parked) -> None:
-        self._unpark(parked)
         self._dead_letter(
             parked.inbound, f"unknown_{parked.kind}",
             f"no {parked.kind} {parked.subject} arrived", parked.message_id,

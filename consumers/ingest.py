@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .engine import Counts, Engine
+from .counts import Counts
+from .engine import Engine
 from .journal import Inbound
 
 

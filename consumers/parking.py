@@ -6,7 +6,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 
-from .journal import Parked
+from .counts import Counts
+from .journal import Batch, Parked
 
 
 class ParkingLot:
@@ -57,3 +58,39 @@ class ParkingLot:
             if not waiting:
                 del self._waiting[key]
         return taken
+
+
+class Parking:
+    """One engine's parked messages, and what the batch in hand writes about them: each
+    message parked, released or taken out is journalled with that batch."""
+
+    def __init__(self, counts: Counts) -> None:
+        self.counts = counts
+        self.lot = ParkingLot()
+
+    def restore(self, parked: Parked) -> None:
+        """A message parked by an earlier batch, read back from the journal."""
+        self.lot.add(parked)
+
+    def park(self, batch: Batch, parked: Parked) -> None:
+        self.counts.parked += 1
+        self.lot.add(parked)
+        batch.parked[parked.message_id] = parked
+
+    def release(self, batch: Batch, kind: str, subject: str) -> list[Parked]:
+        """What waited for this order or refund request, oldest first, out of the lot."""
+        return self._taken(batch, self.lot.release(kind, subject))
+
+    def older_than(self, batch: Batch, limit: datetime) -> list[Parked]:
+        return self._taken(batch, self.lot.older_than(limit))
+
+    def take_all(self, batch: Batch) -> list[Parked]:
+        return self._taken(batch, self.lot.take_all())
+
+    def _taken(self, batch: Batch, taken: list[Parked]) -> list[Parked]:
+        for parked in taken:
+            self.counts.parked -= 1
+            if batch.parked.pop(parked.message_id, None) is None:
+                batch.unparked.add(parked.message_id)
+        return taken
+
