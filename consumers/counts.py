@@ -14,6 +14,7 @@ class Counts:
     dead_lettered: int = 0
     parked: int = 0
     expired: int = 0
+    late: int = 0  # applied, rejected or ignored behind its partition's clock (see settling)
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))

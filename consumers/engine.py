@@ -2,15 +2,18 @@
 
 Per batch it decodes, drops message ids seen before, applies the rest in order, and
 commits the events together with the journal (processed ids, rejections, dead letters,
-parked messages, deadlines, offsets, the watermark) in one transaction. Event time and the
-settling of deadlines are `settling.Settling`'s; messages waiting for an order or refund
-request are `parking.Parking`'s.
+parked messages, deadlines, offsets, clocks, the watermark) in one transaction. Event time
+and the settling of deadlines are `settling.Settling`'s; messages waiting for an order or
+refund request are `parking.Parking`'s.
+
+A message whose time is further ahead of the wall clock than `max_future` is
+dead-lettered (`future`): one line must not be able to move the ledger's time for good.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from smsledger.domain import ids
@@ -26,12 +29,19 @@ from .handlers import HANDLERS, Ignored, Park, Refusal
 from .journal import Batch, Inbound, LedgerStore, Parked
 from .messages import DecodeError, Message, decode
 from .parking import Parking
-from .schedule import Ownership
+from .schedule import ClockKey, Ownership
 from .settling import Settling
 
-__all__ = ["PARK_LIMIT", "Counts", "Engine"]
+__all__ = ["ALLOWED_LATENESS", "MAX_FUTURE", "PARK_LIMIT", "Counts", "Engine"]
 
 PARK_LIMIT = timedelta(hours=1)
+ALLOWED_LATENESS = timedelta(minutes=5)
+MAX_FUTURE = timedelta(days=1)
+CLOCK_TICK = "clock.tick"
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 _REFERENCES = (("account", ids.account_id), ("order", ids.order_id),
                ("request", ids.refund_request_id))
@@ -53,22 +63,29 @@ class Engine:
     def __init__(
         self, store: LedgerStore, policy: Policy, *, consumer_group: str = "",
         park_limit: timedelta = PARK_LIMIT, ownership: Ownership | None = None,
+        lateness: timedelta = ALLOWED_LATENESS, max_future: timedelta = MAX_FUTURE,
+        wall_clock: Callable[[], datetime] = _wall_clock,
     ) -> None:
         self.store = store
         self.policy = policy
         self.consumer_group = consumer_group
         self.park_limit = park_limit
+        self.max_future = max_future
+        self.wall_clock = wall_clock
         self.counts = Counts()
-        owns = ownership or Ownership()
+        self.ownership = owns = ownership or Ownership()
         self.settling = Settling(self, self.counts, watermark=store.watermark(),
-                                 tracks_every_deadline=type(owns) is Ownership)
+                                 ownership=owns, lateness=lateness)
         for aggregate_id, kind, due, account in store.deadlines():
             if owns.account(account):
-                self.settling.deadlines.set(aggregate_id, kind, due)
+                self.settling.restore(aggregate_id, kind, due, account)
+        mine = set(owns.clocks())
+        stored_clocks = store.clocks(consumer_group)
+        self.settling.clocks.update((k, t) for k, t in stored_clocks.items() if k in mine)
         self.parking = Parking(self.counts)
         for parked in store.parked():
             if owns.parked(parked):
-                self.parking.restore(parked)
+                self.parking.restore(owns.clock_of_record(parked.inbound), parked)
         self._batch = self._new_batch()
         self._seen_in_batch: set[str] = set()
 
@@ -123,6 +140,8 @@ class Engine:
         ids_ = [m.id if isinstance(m, Message) else m.message_id for _, m in decoded]
         known = [i for i in ids_ if i is not None]
         seen = self.store.seen(known) if known else set()
+        horizon = self.wall_clock() + self.max_future
+        clock_of = self.ownership.clock_of_record
         for (inbound, message), message_id in zip(decoded, ids_, strict=True):
             if message_id is not None and (
                 message_id in seen or message_id in self._seen_in_batch
@@ -130,60 +149,111 @@ class Engine:
                 self.counts.duplicates += 1
             elif isinstance(message, DecodeError):
                 self._dead_letter(inbound, message.reason, message.detail, message_id)
+            elif message.at > horizon:
+                self._dead_letter(inbound, "future", f"at {iso(message.at)} is more than "
+                                  f"{self.max_future} ahead of the clock", message_id)
             else:
                 self._seen_in_batch.add(message.id)
-                moved = self.advance(message.at)
+                key = clock_of(inbound)
                 self._apply(inbound, message,
-                            settled=self.settling.all_settled_before(message, moved))
+                            settled=self.settling.all_settled_before(message, key))
             self._record_offset(inbound)
 
     def _record_offset(self, inbound: Inbound) -> None:
         if inbound.partition is not None and inbound.offset is not None:
             self._batch.offsets[(inbound.source, inbound.partition)] = inbound.offset + 1
 
-    def advance(self, watermark: datetime) -> bool:
-        """Move the watermark forward, settling every tracked deadline it has passed and
-        dead-lettering what has been parked too long; True if it moved."""
-        if not self.settling.advance(watermark):
-            return False
-        self._batch.watermark = watermark
-        for parked in self.parking.older_than(self._batch, watermark - self.park_limit):
+    # Clocks.
+
+    def advance(self, at: datetime) -> None:
+        """The clock of every partition this engine owns reached `at` (the wall clock
+        followed once everything is read): settle what lies more than the allowed
+        lateness behind it. The watermark moves to `at`."""
+        for key in self.ownership.clocks():
+            self._tick(key, at)
+        self._observe(at)
+
+    def _tick(self, key: ClockKey, at: datetime) -> None:
+        """Clock `key` reached `at`: its deadlines, and its messages parked for longer than
+        the park limit, up to the allowed lateness behind it, are settled."""
+        limit = self.settling.tick(key, at)
+        if limit is None:
+            return
+        self._batch.clocks[key] = at
+        for parked in self.parking.older_than(self._batch, key, limit - self.park_limit):
             self._dead_letter_parked(parked)
-        return True
+
+    def settle_to_watermark(self) -> None:
+        """The input is over: every deadline before the watermark is settled, whatever
+        the clocks say (an input behind the watermark settles its own deadlines)."""
+        watermark = self.settling.watermark
+        if watermark is None:
+            return
+        for key in list(self.settling.deadlines):
+            self.settling.settle_before(key, watermark)
+
+    def end_of_input(self) -> None:
+        """At the end of a finite input: time settled to the watermark, and whatever is
+        still parked dead-lettered (this input will not bring what it waits for)."""
+        self.settle_to_watermark()
+        self.dead_letter_all_parked()
+
+    def _observe(self, at: datetime) -> None:
+        if self.settling.observe(at):
+            self._batch.watermark = at
+
+    def _time_moved_by(self, inbound: Inbound, message: Message) -> None:
+        """A processed message moves the watermark; one behind its partition's clock by
+        more than the allowed lateness is counted and journalled as late."""
+        self._observe(message.at)
+        if message.type == CLOCK_TICK:
+            return
+        clock = self.settling.behind(self.ownership.clock_of_record(inbound), message.at)
+        if clock is not None:
+            self.counts.late += 1
+            self._batch.late.append((message.id, iso(message.at), iso(clock), inbound.source,
+                                     inbound.partition, inbound.offset))
+
+    # Messages.
 
     def _apply(self, inbound: Inbound, message: Message, *, settled: bool = False) -> None:
         """`settled`: every deadline before the message's time is settled already (see
         `Settling.all_settled_before`), so none can be overtaken."""
-        if not settled:
+        if message.type == CLOCK_TICK:
+            self._tick(self.ownership.clock_of_record(inbound), message.at)
+        elif not settled:
             self.settling.settle_overtaken(message)
         try:
             outcome = HANDLERS[message.type](self, message)
         except Refused as refusal:
-            self._reject(message, refusal)
+            self._reject(inbound, message, refusal)
             return
         except CurrencyMismatch as error:
             self._dead_letter(inbound, error.reason, str(error), message.id)
             return
         if isinstance(outcome, Park):
-            self.parking.park(self._batch, Parked(
+            self.parking.park(self._batch, self.ownership.clock_of_record(inbound), Parked(
                 message.id, outcome.kind, outcome.subject, message.at, inbound))
             return
         if isinstance(outcome, Refusal):
-            self._reject(message, Refused(outcome.reason, outcome.detail))
+            self._reject(inbound, message, Refused(outcome.reason, outcome.detail))
         elif isinstance(outcome, Ignored):
             self.counts.ignored += 1
-            self._processed(message, "ignored", outcome.reason)
+            self._processed(inbound, message, "ignored", outcome.reason)
         else:
             self.counts.applied += 1
-            self._processed(message, "applied", None)
+            self._processed(inbound, message, "applied", None)
         self._unpark_for(message)
 
-    def _processed(self, message: Message, outcome: str, reason: str | None) -> None:
+    def _processed(
+        self, inbound: Inbound, message: Message, outcome: str, reason: str | None
+    ) -> None:
         self._batch.processed.append((message.id, message.type, outcome, reason))
+        self._time_moved_by(inbound, message)
 
-    def _reject(self, message: Message, refusal: Refused) -> None:
+    def _reject(self, inbound: Inbound, message: Message, refusal: Refused) -> None:
         self.counts.rejected += 1
-        self._processed(message, "rejected", refusal.reason)
+        self._processed(inbound, message, "rejected", refusal.reason)
         subject = next(
             (message.data[k] for k in ("order", "request", "deposit") if message.data.get(k)),
             None,
@@ -215,8 +285,12 @@ class Engine:
             key = ("request", message.data["request"])
         else:
             return
+        bound = message.at - self.park_limit  # on the account's own time: its order's
         for parked in self.parking.release(self._batch, *key):
-            self._apply(parked.inbound, decode(parked.inbound.raw))
+            if parked.at < bound:
+                self._dead_letter_parked(parked)
+            else:
+                self._apply(parked.inbound, decode(parked.inbound.raw))
 
     def dead_letter_all_parked(self) -> None:
         """At the end of a finite input: whatever still waits will not be resolved by it."""
@@ -232,7 +306,7 @@ class Engine:
     def commit(self) -> Batch:
         """Commit the batch in hand; returns it (its dead letters go on to a topic)."""
         batch = self._batch
-        if len(batch) or batch.aggregates or batch.offsets or batch.watermark:
+        if len(batch) or batch.aggregates or batch.offsets or batch.watermark or batch.clocks:
             try:
                 self.store.commit(batch)
             except BaseException:

@@ -19,8 +19,10 @@ def ingest_lines(
 ) -> Counts:
     """Apply every line; one transaction per batch. Blank lines carry nothing and are skipped.
 
-    The watermark is the latest `at` seen. At the end, messages still parked for an order
-    or refund request that never arrived are dead-lettered: this input will not bring it.
+    At the end the input is over: every deadline before the watermark (the latest `at`
+    processed, this input's or an earlier one's) is settled, and messages still parked for
+    an order or refund request that never arrived are dead-lettered: this input will not
+    bring it.
     """
     batch: list[Inbound] = []
     read = 0
@@ -33,7 +35,7 @@ def ingest_lines(
             if progress is not None:
                 progress(read)
     read += _flush(engine, batch)
-    engine.dead_letter_all_parked()
+    engine.end_of_input()
     engine.commit()
     if progress is not None:
         progress(read)

@@ -3,7 +3,9 @@
 Offsets are stored in the event store in the same transaction as the events they caused
 (see `engine.Engine.commit`); on every assignment the member seeks to them, and Kafka's own
 committed offsets are written only as a hint for tools. Records of the assigned partitions
-are merged in event-time order, so three topics give the same state as one file.
+are merged in the produced order (or event-time order, see `partitions`), so three topics
+give the same state as one file. With `stop_when_idle`, a member stops only when the whole
+group has consumed every inbound partition (see `drain`), or says which it left.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import RecordConflictError
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
+from .drain import DrainWatch, Unconsumed
 from .engine import Engine
 from .journal import Batch, Inbound
 from .partitions import Buffered, PartitionOwnership, buffered
@@ -44,6 +47,9 @@ class ConsumeReport:
     peak_buffered: int = 0  # the most records held in the merge buffers at once
     first_assigned: float | None = None  # monotonic clock: the span of actual work
     last_applied: float | None = None
+    late: int = 0  # messages applied behind their partition's clock (see settling)
+    # Partitions left unconsumed when an idle member gave up waiting for the group.
+    unconsumed: list[Unconsumed] = field(default_factory=list)
 
     @property
     def working_seconds(self) -> float:
@@ -65,6 +71,7 @@ class LedgerConsumer:
         batch_size: int = 8000,
         buffer_limit: int | None = None,
         stop_when_idle: float | None = None,
+        drain: DrainWatch | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.consumer = consumer
@@ -78,6 +85,7 @@ class LedgerConsumer:
         # Records held in the merge buffers (all partitions) at which polling pauses.
         self.buffer_limit = buffer_limit or 4 * batch_size
         self.stop_when_idle = stop_when_idle
+        self.drain = drain
         self.wall_clock = wall_clock
         self.report = ConsumeReport()
         self.stopping = False
@@ -115,10 +123,32 @@ class LedgerConsumer:
                 log.warning("batch conflicted with another writer, re-reading: %s", conflict)
                 self.assigned(list(self.buffers))
                 applied = False
-            if self._idle_for(self._last_record):
+            if self._idle_for(self._last_record) and self._drained():
+                self._end_of_input()
                 break
         self.consumer.close()
         return self.report
+
+    def _drained(self) -> bool:
+        """Idle with its own partitions caught up: stop if the whole group is (or gave up
+        waiting for it, with the partitions left in the report)."""
+        if self.drain is None:
+            return True
+        if not self.drain.may_stop():
+            return False
+        self.report.unconsumed = list(self.drain.left)
+        return True
+
+    def _end_of_input(self) -> None:
+        """Stopping drained, the input is over as at the end of a file: every deadline
+        before the watermark is settled (what is parked stays parked, the topics go on)."""
+        if self.engine is None or self.report.unconsumed:
+            return
+        self.engine.settle_to_watermark()
+        try:
+            self._commit()
+        except RecordConflictError as conflict:
+            log.warning("partitions moved to another member while stopping: %s", conflict)
 
     def _fetch(self, applied: bool) -> None:
         """Poll for records into the merge buffers. After a batch was applied the poll
@@ -145,6 +175,8 @@ class LedgerConsumer:
                 )
                 held += len(records)
                 self._last_record = time.monotonic()
+                if self.drain is not None:
+                    self.drain.reset()
         if held > self.report.peak_buffered:
             self.report.peak_buffered = held
 
@@ -186,6 +218,7 @@ class LedgerConsumer:
         assert self.engine is not None
         batch = self.engine.commit()
         self.report.batches += 1
+        self.report.late += len(batch.late)
         self.report.dead_letters_published += self.publish_dead_letters(batch)
         if batch.offsets:
             hint = {

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from .counts import Counts
 from .journal import Batch, Parked
+from .schedule import ClockKey
 
 
 class ParkingLot:
@@ -61,31 +62,37 @@ class ParkingLot:
 
 
 class Parking:
-    """One engine's parked messages, and what the batch in hand writes about them: each
-    message parked, released or taken out is journalled with that batch."""
+    """One engine's parked messages, by the clock of the partition they came from, and
+    what the batch in hand writes about them: each message parked, released or taken out
+    is journalled with that batch."""
 
     def __init__(self, counts: Counts) -> None:
         self.counts = counts
-        self.lot = ParkingLot()
+        self.lots: dict[ClockKey, ParkingLot] = defaultdict(ParkingLot)
 
-    def restore(self, parked: Parked) -> None:
+    def restore(self, key: ClockKey, parked: Parked) -> None:
         """A message parked by an earlier batch, read back from the journal."""
-        self.lot.add(parked)
+        self.lots[key].add(parked)
 
-    def park(self, batch: Batch, parked: Parked) -> None:
+    def park(self, batch: Batch, key: ClockKey, parked: Parked) -> None:
         self.counts.parked += 1
-        self.lot.add(parked)
+        self.lots[key].add(parked)
         batch.parked[parked.message_id] = parked
 
     def release(self, batch: Batch, kind: str, subject: str) -> list[Parked]:
-        """What waited for this order or refund request, oldest first, out of the lot."""
-        return self._taken(batch, self.lot.release(kind, subject))
+        """What waited for this order or refund request, oldest first, out of the lots
+        (a record its producer could not key by account may sit in another one)."""
+        taken = [p for lot in self.lots.values() for p in lot.release(kind, subject)]
+        taken.sort(key=lambda p: (p.at, p.message_id))
+        return self._taken(batch, taken)
 
-    def older_than(self, batch: Batch, limit: datetime) -> list[Parked]:
-        return self._taken(batch, self.lot.older_than(limit))
+    def older_than(self, batch: Batch, key: ClockKey, limit: datetime) -> list[Parked]:
+        lot = self.lots.get(key)
+        return self._taken(batch, lot.older_than(limit)) if lot is not None else []
 
     def take_all(self, batch: Batch) -> list[Parked]:
-        return self._taken(batch, self.lot.take_all())
+        taken = [p for lot in self.lots.values() for p in lot.take_all()]
+        return self._taken(batch, taken)
 
     def _taken(self, batch: Batch, taken: list[Parked]) -> list[Parked]:
         for parked in taken:
@@ -93,4 +100,3 @@ class Parking:
             if batch.parked.pop(parked.message_id, None) is None:
                 batch.unparked.add(parked.message_id)
         return taken
-

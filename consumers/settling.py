@@ -1,15 +1,22 @@
-"""Event time in the engine: the watermark, the deadlines it tracks, and settling every
-deadline a time has overtaken, at the deadline's own time.
+"""Event time in the engine: the watermark, the clocks, the deadlines it tracks, and
+settling every deadline a time has overtaken, at the deadline's own time.
 
-Before a message is applied, the deadlines it has overtaken are settled first (its
-order's, and those of its account's other orders and refund requests), so that the outcome
-never depends on how far the watermark happens to have moved.
+Time is kept per account. A message moves only its own account's time: before it is
+applied, the deadlines it has overtaken are settled first (its order's, and those of its
+account's other orders and refund requests). Deadlines of accounts that send nothing more
+are settled by a clock: a `clock.tick` (per partition in a consumer group, so a tick on
+one partition moves only that partition's accounts), the wall clock once everything is
+read, and the end of a finite input. A clock settles what lies more than the allowed
+lateness behind it, so a message up to that much behind its partition's clock still finds
+its account as in-order processing would have left it; one further behind is *late*.
+Another account's traffic never settles, parks out or makes late anything.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -20,7 +27,7 @@ from smsledger.domain.refund import RefundRequest
 
 from .counts import Counts
 from .messages import Message
-from .schedule import Deadlines
+from .schedule import ClockKey, Deadlines, Ownership
 
 _DEADLINE_KINDS: dict[type, str] = {Order: "order", RefundRequest: "request"}
 
@@ -46,19 +53,31 @@ def _in_order(refs: Collection[str]) -> list[str]:
 
 
 class Settling:
-    """The watermark and the deadlines one engine tracks, and their settling."""
+    """The watermark, the clocks and the deadlines one engine tracks, and their settling.
+
+    The watermark is the ledger's time as the read models see it: the latest event time
+    of a processed message (applied, rejected or ignored: never a dead letter, a parked
+    or a duplicate message), or of the wall clock followed once caught up.
+    """
 
     def __init__(
         self, aggregates: Aggregates, counts: Counts, *, watermark: datetime | None,
-        tracks_every_deadline: bool,
+        ownership: Ownership, lateness: timedelta,
     ) -> None:
         self.aggregates = aggregates
         self.counts = counts
         self.watermark = watermark
-        self.deadlines = Deadlines()
+        self.ownership = ownership
+        self.lateness = lateness
+        self.deadlines: dict[ClockKey, Deadlines] = defaultdict(Deadlines)
+        self.clocks: dict[ClockKey, datetime] = {}
         # A single writer tracks the deadline of every aggregate; a member of a consumer
         # group only those of its own accounts.
-        self._tracks_every_deadline = tracks_every_deadline
+        self._tracks_every_deadline = type(ownership) is Ownership
+
+    def restore(self, aggregate_id: UUID, kind: str, due: datetime, account: str) -> None:
+        """A deadline of an earlier batch, read back from the journal."""
+        self.deadlines[self.ownership.clock_of(account)].set(aggregate_id, kind, due)
 
     def track(
         self, aggregate: Account | Order | RefundRequest
@@ -68,26 +87,46 @@ class Settling:
         if kind is None:
             return None
         due = aggregate.deadline  # type: ignore[union-attr]
-        if self.deadlines.set(aggregate.id, kind, due):
-            return (kind, due, aggregate.account)  # type: ignore[union-attr]
+        account = aggregate.account  # type: ignore[union-attr]
+        if self.deadlines[self.ownership.clock_of(account)].set(aggregate.id, kind, due):
+            return (kind, due, account)
         return None
 
-    def advance(self, watermark: datetime) -> bool:
-        """Move the watermark forward and settle every tracked deadline it has passed;
-        True if it moved."""
-        if self.watermark is not None and watermark <= self.watermark:
+    def observe(self, at: datetime) -> bool:
+        """A message at `at` was processed: the watermark moves to it if it is later."""
+        if self.watermark is not None and at <= self.watermark:
             return False
-        self.watermark = watermark
-        while (due := self.deadlines.pop_before(watermark)) is not None:
-            self.expire(*due)
+        self.watermark = at
         return True
 
-    def all_settled_before(self, message: Message, moved: bool) -> bool:
-        """True if no deadline before the message's time can still be open. For a writer
-        that tracks every deadline: when the message moved the watermark (which settled
-        them), or when none it tracks falls before the message's time."""
+    def tick(self, key: ClockKey, at: datetime) -> datetime | None:
+        """Move clock `key` to `at` and settle its deadlines more than the allowed lateness
+        behind it; the time settled to, or None if the clock did not move."""
+        clock = self.clocks.get(key)
+        if clock is not None and at <= clock:
+            return None
+        self.clocks[key] = at
+        limit = at - self.lateness
+        self.settle_before(key, limit)
+        return limit
+
+    def settle_before(self, key: ClockKey, limit: datetime) -> None:
+        deadlines = self.deadlines.get(key)
+        while deadlines is not None and (due := deadlines.pop_before(limit)) is not None:
+            self.expire(*due)
+
+    def behind(self, key: ClockKey, at: datetime) -> datetime | None:
+        """The clock a message at `at` is late for (more than the allowed lateness behind
+        it), or None."""
+        clock = self.clocks.get(key)
+        return clock if clock is not None and at < clock - self.lateness else None
+
+    def all_settled_before(self, message: Message, key: ClockKey) -> bool:
+        """True if no deadline before the message's time can still be open: for a writer
+        that tracks every deadline, when none it tracks falls before the message's time."""
+        deadlines = self.deadlines.get(key)
         return self._tracks_every_deadline and (
-            moved or not self.deadlines.any_before(message.at))
+            deadlines is None or not deadlines.any_before(message.at))
 
     def expire(self, kind: str, aggregate_id: UUID) -> None:
         aggregate = self.aggregates.aggregate(aggregate_id)

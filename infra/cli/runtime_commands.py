@@ -9,6 +9,9 @@ from typing import Any
 
 from smsledger.infra.settings import KafkaSettings, Settings, Topics
 
+# `consume --stop-when-idle` gave up waiting for the group to consume every partition.
+NOT_DRAINED = 3
+
 
 def _kafka_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", help="host:port[,host:port] (env SMSLEDGER_BOOTSTRAP)")
@@ -39,7 +42,9 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
     p = sub.add_parser("consume", parents=[common], help="the Kafka consumer")
     _kafka_options(p)
     p.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
-                   help="exit 0 once nothing has arrived for this long")
+                   help="exit 0 once nothing has arrived for this long and the whole group "
+                        "has consumed every inbound partition; exit 3 naming the partitions "
+                        "left if the group stops consuming them")
 
     p = sub.add_parser("relay", parents=[common], help="publish domain events to Kafka")
     _kafka_options(p)
@@ -92,7 +97,12 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
     report, _ = _run_on_ledger(args, settings, consume)
     print(f"consumed {report.records} records in {report.batches} transactions, "
           f"{report.dead_letters_published} dead letters published, "
-          f"{report.rebalances} assignments")
+          f"{report.rebalances} assignments, {report.late} late")
+    if report.unconsumed:
+        left = ", ".join(map(str, report.unconsumed))
+        print(f"smsledger consume: stopped idle with partitions not drained: {left}",
+              file=sys.stderr)
+        return NOT_DRAINED
     return 0
 
 

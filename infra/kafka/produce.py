@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from smsledger.consumers.partitions import SEQUENCE_HEADER
+from smsledger.consumers.partitions import RUN_HEADER, SEQUENCE_HEADER
 from smsledger.infra.kafka.clients import make_producer
 from smsledger.infra.kafka.topics import ensure_topics
 from smsledger.infra.settings import KafkaSettings, Topics
@@ -121,15 +122,17 @@ def produce_jsonl(
     """Publish each line's bytes unchanged (less its line ending) to its topic; flush at the end.
 
     `clock.tick` goes to every partition of the customer topic, so every member of
-    the consumer group sees it. Blank lines are skipped and counted. Raises
-    `ProduceFailed` if the broker did not acknowledge every message.
+    the consumer group sees it. Every record is stamped with its place in the stream
+    (headers `smsledger-run`, `smsledger-seq`), by which the consumer merges the topics
+    back into this order. Blank lines are skipped and counted. Raises `ProduceFailed` if
+    the broker did not acknowledge every message.
     """
     ensure_topics(settings)
     router = router or Router(settings.topics)
     stream = list(lines)  # two passes: first learn every order's and request's account
     for raw in stream:
         router.learn(raw)
-    publisher = _Publisher(make_producer(settings), router)
+    publisher = _Publisher(make_producer(settings), router, run=time.time_ns())
     try:
         for sequence, raw in enumerate(stream, start=1):
             publisher.publish(raw, sequence)
@@ -141,15 +144,16 @@ def produce_jsonl(
 
 
 class _Publisher:
-    def __init__(self, producer: KafkaProducer, router: Router) -> None:
+    def __init__(self, producer: KafkaProducer, router: Router, run: int) -> None:
         self.producer = producer
         self.router = router
+        self.run = str(run).encode()  # later runs merge after earlier ones
         self.report = ProduceReport()
         self.failures: list[BaseException] = []
 
     def publish(self, raw: bytes, sequence: int) -> None:
-        """Send one line; its position in the stream travels in a header, so a consumer
-        merging topics breaks ties of equal event time in the order of the stream."""
+        """Send one line; its place in the stream travels in headers, so a consumer
+        merging the topics restores the order of the stream."""
         line = raw.rstrip(b"\r\n")
         if not line.strip():
             self.report.blank += 1
@@ -161,7 +165,7 @@ class _Publisher:
         for partition in self._partitions(route):
             future = self.producer.send(
                 route.topic, value=line, key=route.key, partition=partition,
-                headers=[(SEQUENCE_HEADER, str(sequence).encode())],
+                headers=[(RUN_HEADER, self.run), (SEQUENCE_HEADER, str(sequence).encode())],
             )
             # flush() does not raise for failed sends; only their futures know.
             future.add_errback(self.failures.append)

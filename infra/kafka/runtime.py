@@ -14,6 +14,7 @@ from smsledger.consumers.schedule import Ownership
 from smsledger.infra.alongside import projecting_alongside
 from smsledger.infra.bootstrap import Ledger
 from smsledger.infra.kafka.clients import make_consumer, make_producer
+from smsledger.infra.kafka.drain import drain_watch
 from smsledger.infra.kafka.topics import ensure_topics
 from smsledger.infra.settings import Settings, Topics
 
@@ -55,8 +56,7 @@ def consume(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None)
 
     def make_engine(ownership: Ownership) -> Engine:
         ledger.opened.store.forget()  # another member may have written while we did not own
-        return Engine(ledger.opened.store, ledger.policy, consumer_group=group,
-                      ownership=ownership)
+        return ledger.engine(group, ownership)
 
     ensure_topics(kafka)
     producer = make_producer(kafka)
@@ -66,6 +66,8 @@ def consume(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None)
         publish_dead_letters=dead_letter_publisher(producer),
         batch_size=kafka.batch_size, buffer_limit=kafka.buffer_limit,
         stop_when_idle=stop_when_idle,
+        drain=None if stop_when_idle is None else drain_watch(
+            kafka, lambda: ledger.opened.store.offsets(group), stop_when_idle),
     )
     previous = _on_sigterm(runner.stop)
     try:

@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, Transcoder
 
-from smsledger.consumers.journal import Batch, Inbound, Parked
+from smsledger.consumers.journal import SINGLE_CLOCK, Batch, Inbound, Parked
 from smsledger.infra.stores.transcoding import FastMapper, OrjsonTranscoder
 
 _ABSENT = object()
@@ -120,6 +120,14 @@ class EventStore:
             (consumer_group,),
         )
         return {(r[0], r[1]): r[2] for r in rows}
+
+    def clocks(self, consumer_group: str) -> dict[int | None, datetime]:
+        rows = self.database.query(
+            "SELECT partition_no, clock FROM partition_clocks WHERE consumer_group = ?",
+            (consumer_group,),
+        )
+        return {None if r[0] == SINGLE_CLOCK else r[0]: datetime.fromisoformat(r[1])
+                for r in rows}
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from smsledger.consumers.journal import JOURNAL_TABLES, Batch
+from smsledger.consumers.journal import JOURNAL_TABLES, SINGLE_CLOCK, Batch
 
 SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
 POSTGRES_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY"}
@@ -62,6 +62,7 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
             ),
             [(batch.consumer_group, t, p, o) for (t, p), o in sorted(batch.offsets.items())],
         )
+    _write_clocks(cursor, batch, sql)
     if batch.watermark is not None:
         cursor.execute(
             sql(
@@ -101,3 +102,17 @@ def _write_deadlines(cursor: Any, batch: Batch, sql: Any) -> None:
         )
     if deletes:
         cursor.executemany(sql("DELETE FROM deadlines WHERE aggregate_id = ?"), deletes)
+
+
+def _write_clocks(cursor: Any, batch: Batch, sql: Any) -> None:
+    if batch.clocks:
+        cursor.executemany(
+            sql(
+                "INSERT INTO partition_clocks VALUES (?, ?, ?) ON CONFLICT"
+                " (consumer_group, partition_no) DO UPDATE SET clock = excluded.clock"
+            ),
+            sorted((batch.consumer_group, SINGLE_CLOCK if p is None else p, at.isoformat())
+                   for p, at in batch.clocks.items()),
+        )
+    if batch.late:
+        cursor.executemany(sql("INSERT INTO late_messages VALUES (?, ?, ?, ?, ?, ?)"), batch.late)

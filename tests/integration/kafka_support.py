@@ -96,3 +96,30 @@ def prepared(
     create_topics(kafka, partitions=partitions)
     produce_jsonl(lines, kafka)
     return lines, sqlite_url(directory / f"{name}.db")
+
+
+def produce_unstamped(lines: list[bytes], kafka: KafkaSettings) -> None:
+    """As three producers of their own would: keyed by account, ticks to every customer
+    partition, but no stamp of the stream's order (the consumer merges by event time)."""
+    from smsledger.infra.kafka.clients import make_producer
+    from smsledger.infra.kafka.produce import Router
+    from smsledger.infra.kafka.topics import ensure_topics
+
+    ensure_topics(kafka)
+    router = Router(kafka.topics)
+    for line in lines:
+        router.learn(line)
+    producer = make_producer(kafka)
+    try:
+        futures = []
+        for line in lines:
+            route = router.route(line)
+            partitions = (sorted(producer.partitions_for(route.topic)) if route.broadcast
+                          else [route.partition])
+            futures.extend(producer.send(route.topic, value=line, key=route.key, partition=p)
+                           for p in partitions)
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+    finally:
+        producer.close()
