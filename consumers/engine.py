@@ -57,6 +57,19 @@ def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:
     return found
 
 
+def _decoded(records: Iterable[Inbound]) -> list[tuple[Inbound, Message | DecodeError]]:
+    decoded: list[tuple[Inbound, Message | DecodeError]] = []
+    for inbound in records:
+        if inbound.decoded is not None:
+            decoded.append((inbound, inbound.decoded))
+            continue
+        try:
+            decoded.append((inbound, decode(inbound.raw)))
+        except DecodeError as error:
+            decoded.append((inbound, error))
+    return decoded
+
+
 class Engine:
     """Applies messages to the ledger; one engine per writer of a set of accounts."""
 
@@ -80,8 +93,9 @@ class Engine:
             if owns.account(account):
                 self.settling.restore(aggregate_id, kind, due, account)
         mine = set(owns.clocks())
-        stored_clocks = store.clocks(consumer_group)
-        self.settling.clocks.update((k, t) for k, t in stored_clocks.items() if k in mine)
+        for key, (clock, latest) in store.clocks(consumer_group).items():
+            if key in mine:
+                self.settling.restore_times(key, clock, latest)
         self.parking = Parking(self.counts)
         for parked in store.parked():
             if owns.parked(parked):
@@ -92,6 +106,11 @@ class Engine:
     @property
     def watermark(self) -> datetime | None:
         return self.settling.watermark
+
+    def latest_times(self) -> dict[ClockKey, datetime]:
+        """The latest event time processed on each partition this engine owns."""
+        latest = self.settling.latest
+        return {key: latest[key] for key in self.ownership.clocks() if key in latest}
 
     # The Context the handlers see.
 
@@ -127,15 +146,7 @@ class Engine:
 
     def process(self, records: Iterable[Inbound]) -> None:
         """Apply records in order; the caller commits with `commit()`."""
-        decoded: list[tuple[Inbound, Message | DecodeError]] = []
-        for inbound in records:
-            if inbound.decoded is not None:
-                decoded.append((inbound, inbound.decoded))
-                continue
-            try:
-                decoded.append((inbound, decode(inbound.raw)))
-            except DecodeError as error:
-                decoded.append((inbound, error))
+        decoded = _decoded(records)
         self.store.prefetch(_referenced_ids(m for _, m in decoded if isinstance(m, Message)))
         ids_ = [m.id if isinstance(m, Message) else m.message_id for _, m in decoded]
         known = [i for i in ids_ if i is not None]
@@ -147,6 +158,11 @@ class Engine:
                 message_id in seen or message_id in self._seen_in_batch
             ):
                 self.counts.duplicates += 1
+                if isinstance(message, Message) and message.type == CLOCK_TICK and (
+                        message.at <= horizon):
+                    # One tick reaches every partition under one id: each copy moves its
+                    # own partition's clock (moving a clock again changes nothing).
+                    self._tick(clock_of(inbound), message.at)
             elif isinstance(message, DecodeError):
                 self._dead_letter(inbound, message.reason, message.detail, message_id)
             elif message.at > horizon:
@@ -165,13 +181,13 @@ class Engine:
 
     # Clocks.
 
-    def advance(self, at: datetime) -> None:
-        """The clock of every partition this engine owns reached `at` (the wall clock
-        followed once everything is read): settle what lies more than the allowed
-        lateness behind it. The watermark moves to `at`."""
-        for key in self.ownership.clocks():
+    def advance_clocks(self, times: dict[ClockKey, datetime]) -> None:
+        """The clocks of these partitions reached these times (the wall clock followed
+        once everything is read): settle what lies more than the allowed lateness behind
+        each. The watermark moves to the latest."""
+        for key, at in times.items():
             self._tick(key, at)
-        self._observe(at)
+            self._watermark_at(at)
 
     def _tick(self, key: ClockKey, at: datetime) -> None:
         """Clock `key` reached `at`: its deadlines, and its messages parked for longer than
@@ -179,36 +195,35 @@ class Engine:
         limit = self.settling.tick(key, at)
         if limit is None:
             return
-        self._batch.clocks[key] = at
         for parked in self.parking.older_than(self._batch, key, limit - self.park_limit):
             self._dead_letter_parked(parked)
 
-    def settle_to_watermark(self) -> None:
-        """The input is over: every deadline before the watermark is settled, whatever
-        the clocks say (an input behind the watermark settles its own deadlines)."""
-        watermark = self.settling.watermark
-        if watermark is None:
-            return
-        for key in list(self.settling.deadlines):
-            self.settling.settle_before(key, watermark)
+    def input_over(self) -> None:
+        """The input is over: on each partition, every deadline before its latest event
+        time is settled, whatever its clock says (a single writer's: the watermark)."""
+        for key in self.ownership.clocks():
+            self.settling.input_over(key)
 
     def end_of_input(self) -> None:
-        """At the end of a finite input: time settled to the watermark, and whatever is
+        """At the end of a finite input: time settled (see `input_over`), and whatever is
         still parked dead-lettered (this input will not bring what it waits for)."""
-        self.settle_to_watermark()
+        self.input_over()
         self.dead_letter_all_parked()
 
-    def _observe(self, at: datetime) -> None:
-        if self.settling.observe(at):
+    def _watermark_at(self, at: datetime) -> None:
+        if self.settling.move_watermark(at):
             self._batch.watermark = at
 
     def _time_moved_by(self, inbound: Inbound, message: Message) -> None:
-        """A processed message moves the watermark; one behind its partition's clock by
-        more than the allowed lateness is counted and journalled as late."""
-        self._observe(message.at)
+        """A processed message moves its partition's latest event time and the watermark;
+        one more than the allowed lateness behind its partition's clock is counted and
+        journalled as late."""
+        key = self.ownership.clock_of_record(inbound)
+        if self.settling.observe(key, message.at):
+            self._batch.watermark = message.at
         if message.type == CLOCK_TICK:
             return
-        clock = self.settling.behind(self.ownership.clock_of_record(inbound), message.at)
+        clock = self.settling.behind(key, message.at)
         if clock is not None:
             self.counts.late += 1
             self._batch.late.append((message.id, iso(message.at), iso(clock), inbound.source,
@@ -306,6 +321,7 @@ class Engine:
     def commit(self) -> Batch:
         """Commit the batch in hand; returns it (its dead letters go on to a topic)."""
         batch = self._batch
+        batch.clocks.update(self.settling.take_moved())
         if len(batch) or batch.aggregates or batch.offsets or batch.watermark or batch.clocks:
             try:
                 self.store.commit(batch)

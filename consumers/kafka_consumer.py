@@ -26,7 +26,7 @@ from .drain import DrainWatch, Unconsumed
 from .engine import Engine
 from .journal import Batch, Inbound
 from .partitions import Buffered, PartitionOwnership, buffered
-from .schedule import Ownership
+from .schedule import ClockKey, Ownership
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class LedgerConsumer:
         self._last_record = 0.0
         self._polled_at = 0.0
         self._assigned_at = 0.0
-        self._anchor: tuple[datetime, float] | None = None
+        self._anchor: tuple[dict[ClockKey, datetime], float] | None = None
 
     def stop(self) -> None:
         """Finish the batch in hand, then leave (safe to call from a signal handler)."""
@@ -140,11 +140,12 @@ class LedgerConsumer:
         return True
 
     def _end_of_input(self) -> None:
-        """Stopping drained, the input is over as at the end of a file: every deadline
-        before the watermark is settled (what is parked stays parked, the topics go on)."""
+        """Stopping drained, the input is over as at the end of a file: on each partition
+        every deadline before its latest event time is settled (what is parked stays
+        parked: the topics go on)."""
         if self.engine is None or self.report.unconsumed:
             return
-        self.engine.settle_to_watermark()
+        self.engine.input_over()
         try:
             self._commit()
         except RecordConflictError as conflict:
@@ -181,19 +182,21 @@ class LedgerConsumer:
             self.report.peak_buffered = held
 
     def _follow_the_clock(self) -> None:
-        """Everything is read: event time moves on with the wall clock, from where the
-        stream left it. It advances by the time elapsed since catching up (never past the
-        wall clock), so a replay of old traffic does not jump to today's date and settle
-        deadlines its own messages never reached."""
+        """Everything is read: each partition's time moves on with the wall clock, from
+        the latest event time read on it. It advances by the time elapsed since catching
+        up (never past the wall clock), so a replay of old traffic does not jump to
+        today's date and settle deadlines its own messages never reached, and a tick that
+        came to one partition only moves no other partition's time."""
         assert self.engine is not None
         now = time.monotonic()
         self._ticked = now
-        if self.engine.watermark is None:
-            return
         if self._anchor is None:
-            self._anchor = (self.engine.watermark, now)
-        event_time, since = self._anchor
-        self.engine.advance(min(self.wall_clock(), event_time + timedelta(seconds=now - since)))
+            self._anchor = (self.engine.latest_times(), now)
+        latest, since = self._anchor
+        if not latest:
+            return
+        wall, elapsed = self.wall_clock(), timedelta(seconds=now - since)
+        self.engine.advance_clocks({key: min(wall, at + elapsed) for key, at in latest.items()})
         self._commit()
 
     def _idle_for(self, last_record: float) -> bool:

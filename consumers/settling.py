@@ -70,7 +70,11 @@ class Settling:
         self.ownership = ownership
         self.lateness = lateness
         self.deadlines: dict[ClockKey, Deadlines] = defaultdict(Deadlines)
+        # Per partition: its clock (latest clock.tick, or the wall clock followed), and
+        # the latest event time processed on it (ticks included).
         self.clocks: dict[ClockKey, datetime] = {}
+        self.latest: dict[ClockKey, datetime] = {}
+        self.moved: set[ClockKey] = set()
         # A single writer tracks the deadline of every aggregate; a member of a consumer
         # group only those of its own accounts.
         self._tracks_every_deadline = type(ownership) is Ownership
@@ -92,8 +96,25 @@ class Settling:
             return (kind, due, account)
         return None
 
-    def observe(self, at: datetime) -> bool:
-        """A message at `at` was processed: the watermark moves to it if it is later."""
+    def restore_times(
+        self, key: ClockKey, clock: datetime | None, latest: datetime | None
+    ) -> None:
+        """A partition's clock and latest event time, read back from the journal."""
+        if clock is not None:
+            self.clocks[key] = clock
+        if latest is not None:
+            self.latest[key] = latest
+
+    def observe(self, key: ClockKey, at: datetime) -> bool:
+        """A message at `at` was processed on partition `key`: its latest event time and
+        the watermark move to it if it is later; True if the watermark moved."""
+        latest = self.latest.get(key)
+        if latest is None or at > latest:
+            self.latest[key] = at
+            self.moved.add(key)
+        return self.move_watermark(at)
+
+    def move_watermark(self, at: datetime) -> bool:
         if self.watermark is not None and at <= self.watermark:
             return False
         self.watermark = at
@@ -106,9 +127,24 @@ class Settling:
         if clock is not None and at <= clock:
             return None
         self.clocks[key] = at
+        self.moved.add(key)
         limit = at - self.lateness
         self.settle_before(key, limit)
         return limit
+
+    def input_over(self, key: ClockKey) -> None:
+        """The input of partition `key` is over: its deadlines before its latest event
+        time are settled, whatever its clock says. A single writer's input is over at the
+        watermark (a file behind it settles its own deadlines)."""
+        limit = self.watermark if key is None else self.latest.get(key)
+        if limit is not None:
+            self.settle_before(key, limit)
+
+    def take_moved(self) -> dict[ClockKey, tuple[datetime | None, datetime | None]]:
+        """The partitions whose clock or latest event time moved since last taken."""
+        moved = {key: (self.clocks.get(key), self.latest.get(key)) for key in self.moved}
+        self.moved.clear()
+        return moved
 
     def settle_before(self, key: ClockKey, limit: datetime) -> None:
         deadlines = self.deadlines.get(key)

@@ -121,15 +121,22 @@ class EventStore:
         )
         return {(r[0], r[1]): r[2] for r in rows}
 
-    def clocks(self, consumer_group: str) -> dict[int | None, datetime]:
+    def clocks(
+        self, consumer_group: str
+    ) -> dict[int | None, tuple[datetime | None, datetime | None]]:
         rows = self.database.query(
-            "SELECT partition_no, clock FROM partition_clocks WHERE consumer_group = ?",
+            "SELECT partition_no, clock, latest FROM partition_clocks"
+            " WHERE consumer_group = ?",
             (consumer_group,),
         )
-        return {None if r[0] == SINGLE_CLOCK else r[0]: datetime.fromisoformat(r[1])
+        return {None if r[0] == SINGLE_CLOCK else r[0]: (_time(r[1]), _time(r[2]))
                 for r in rows}
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         with self.database.transaction() as cursor:
             yield cursor
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

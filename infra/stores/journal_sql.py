@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from smsledger.consumers.journal import JOURNAL_TABLES, SINGLE_CLOCK, Batch
@@ -108,11 +109,16 @@ def _write_clocks(cursor: Any, batch: Batch, sql: Any) -> None:
     if batch.clocks:
         cursor.executemany(
             sql(
-                "INSERT INTO partition_clocks VALUES (?, ?, ?) ON CONFLICT"
-                " (consumer_group, partition_no) DO UPDATE SET clock = excluded.clock"
+                "INSERT INTO partition_clocks VALUES (?, ?, ?, ?) ON CONFLICT"
+                " (consumer_group, partition_no) DO UPDATE SET clock = excluded.clock,"
+                " latest = excluded.latest"
             ),
-            sorted((batch.consumer_group, SINGLE_CLOCK if p is None else p, at.isoformat())
-                   for p, at in batch.clocks.items()),
+            sorted((batch.consumer_group, SINGLE_CLOCK if p is None else p, _iso(clock),
+                    _iso(latest)) for p, (clock, latest) in batch.clocks.items()),
         )
     if batch.late:
         cursor.executemany(sql("INSERT INTO late_messages VALUES (?, ?, ?, ?, ?, ?)"), batch.late)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()

@@ -219,7 +219,38 @@ def test_a_tick_on_one_partition_leaves_the_other_partitions_accounts_alone() ->
         assert outcome.order("oa")["state"] == "timed_out"
         assert outcome.order("ob")["state"] == "sms_received"
         assert engine.counts.late == 0
-        stored = ledger.opened.store.clocks("")
-        assert stored == {where[a]: START + 40 * MIN}
+        clocks = {key: clock for key, (clock, _) in ledger.opened.store.clocks("").items()}
+        assert clocks == {where[a]: START + 40 * MIN, where[b]: None}
+    finally:
+        ledger.close()
+
+
+def test_a_tick_sent_to_every_partition_under_one_id_moves_each_members_clock() -> None:
+    """Two members on one store, one partition each: the first to read the tick records
+    it; the other's copy is a duplicate by id, and still moves its partition's clock."""
+    a, b = two_partitions()
+    where = {a: partition_of(a, 2), b: partition_of(b, 2)}
+    s = issued(account=a, order="oa")
+    issued(s, account=b, order="ob")
+    ledger = bootstrap(Settings(store=memory_store_url()))
+    try:
+        members = {p: Engine(ledger.opened.store, ledger.policy, consumer_group="g",
+                             ownership=PartitionOwnership({p}, 2)) for p in (0, 1)}
+        for p, engine in members.items():
+            mine = Scenario(messages=[m for m in s.messages
+                                      if where[m["data"].get("account", a)] == p
+                                      and m["type"] != "number.issued"])
+            consume(engine, mine, where)
+        tick = {"id": "t-all", "type": "clock.tick", "at": "2026-06-01T11:00:00Z", "data": {}}
+        for p, engine in members.items():
+            engine.process([Inbound(orjson.dumps(tick), "customer", p, 99)])
+            engine.commit()
+        ledger.catch_up()
+        outcome = Outcome(ledger, {})
+        assert (outcome.order("oa")["state"], outcome.order("ob")["state"]) == (
+            "failed", "failed")
+        assert members[1].counts.duplicates + members[0].counts.duplicates == 1
+        clocks = {key: clock for key, (clock, _) in ledger.opened.store.clocks("g").items()}
+        assert clocks == {0: START + 60 * MIN, 1: START + 60 * MIN}
     finally:
         ledger.close()
