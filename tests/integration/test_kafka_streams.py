@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -21,7 +22,7 @@ from smsledger.consumers.kafka_consumer import LedgerConsumer
 from smsledger.consumers.partitions import partition_of
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.kafka.clients import make_consumer, make_producer
-from smsledger.infra.kafka.drain import GroupBacklog
+from smsledger.infra.kafka.drain import GroupBacklog, drain_watch
 from smsledger.infra.kafka.produce import produce_jsonl
 from smsledger.infra.kafka.runtime import consume
 from smsledger.infra.kafka.topics import create_topics
@@ -188,21 +189,44 @@ def test_a_member_that_finds_the_group_undrained_names_what_is_left(
 def test_after_a_member_is_killed_the_next_one_drains_everything(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
-    """The dead member's session outlives the newcomer's idle spell: its partitions come
-    to the newcomer only when the group evicts it, and it waits for that."""
+    """A newcomer shares the partitions with a member that is then killed -9: its own
+    share is drained long before the group evicts the dead one (a 12 s session against
+    5 s idle), and it waits for the rest to come to it rather than stop short."""
     kafka = replace(small_batches(kafka_settings, 20), session_timeout_ms=12000,
                     heartbeat_interval_ms=1000, max_poll_interval_ms=12000)
-    lines = workload(accounts=40, seed=13)
+    lines = workload(accounts=500, seed=13)
     create_topics(kafka, partitions=4)
     produce_jsonl(lines, kafka)
     store = sqlite_url(tmp_path / "drain.db")
     first = start_consumer(store, kafka)
     wait_until_assigned(first, store)
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
-    second = start_consumer(store, kafka, "--stop-when-idle", "5")
-    output, errors = second.communicate(timeout=240)
-    assert second.returncode == 0, errors.decode()
+    ledger = bootstrap(Settings(store=store, kafka=kafka))
+    try:
+        newcomer = LedgerConsumer(
+            make_consumer(kafka), lambda owns: ledger.engine(kafka.group_id, owns),
+            topics=kafka.topics.inbound, publish_dead_letters=lambda batch: 0,
+            batch_size=kafka.batch_size, stop_when_idle=5.0,
+            drain=drain_watch(kafka, lambda: ledger.opened.store.offsets(kafka.group_id), 5.0),
+        )
+        reports: list[Any] = []
+        worker = threading.Thread(target=lambda: reports.append(newcomer.run()))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not 0 < len(newcomer.buffers) < 12:  # a share of the 3 x 4 partitions
+            assert time.monotonic() < deadline, "the newcomer got no share in a minute"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        mine = {(tp.topic, tp.partition) for tp in newcomer.buffers}
+        left = GroupBacklog(kafka, lambda: ledger.opened.store.offsets(kafka.group_id))()
+        worker.join(timeout=240)
+        assert not worker.is_alive()
+    finally:
+        ledger.close()
+    (report,) = reports
+    assert {(u.topic, u.partition) for u in left} - mine, "the dead member had finished"
+    assert report.unconsumed == []
+    assert report.rebalances >= 2  # the dead member's share came to it later
     assert views(store) == reference(lines)
 
 
