@@ -240,25 +240,30 @@ def wait_until_assigned(process: subprocess.Popen[bytes], store: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("size", [2, 3])
 def test_a_group_under_random_kills_ends_as_the_file_ingest_on_postgres(
-    kafka_settings: KafkaSettings, pg_url: str, tmp_path: Path
+    kafka_settings: KafkaSettings, pg_url: str, size: int
 ) -> None:
     """Two or three members on PostgreSQL, interleaved out-of-order accounts, every message
-    twice; members killed with -9 at random; a last member drains with --stop-when-idle 5.
-    Bounded: a fixed number of kills, each within seconds."""
-    chance = random.Random(14)
+    twice; members killed with -9 at random points of the stream; a last member drains
+    with --stop-when-idle 5. Bounded: four kills, each waited for at most two minutes."""
+    chance = random.Random(14 + size)
     lines = delayed(two_days(), some_accounts(two_days(), 4, seed=9), by=300)
     kafka = small_batches(kafka_settings, 25)
     create_topics(kafka, partitions=3)
     produce_jsonl(lines, kafka)
     produce_jsonl(lines, kafka)
-    members = [start_consumer(pg_url, kafka) for _ in range(chance.choice((2, 3)))]
+    members = [start_consumer(pg_url, kafka) for _ in range(size)]
+    at_kills = []
     try:
-        for _ in range(5):
-            time.sleep(chance.uniform(1.0, 4.0))
+        # Each kill once a random share more of the stream is in, whatever the speed.
+        targets = sorted(chance.sample(range(len(lines) // 10, len(lines) * 9 // 10), 4))
+        for target in targets:
+            wait_until_processed(pg_url, target, members)
             victim = chance.randrange(len(members))
             members[victim].send_signal(signal.SIGKILL)
             members[victim].wait(timeout=10)
+            at_kills.append(journal(pg_url, "SELECT COUNT(*) FROM processed_messages")[0][0])
             members[victim] = start_consumer(pg_url, kafka)
         last = start_consumer(pg_url, kafka, "--stop-when-idle", "5")
         for member in members:
@@ -269,5 +274,15 @@ def test_a_group_under_random_kills_ends_as_the_file_ingest_on_postgres(
         for member in members:
             if member.poll() is None:
                 member.kill()
+    assert all(0 < n < len(lines) for n in at_kills), f"kills not mid-stream: {at_kills}"
     assert last.returncode == 0, errors.decode()[-3000:]
     assert orjson.dumps(views(pg_url)) == orjson.dumps(reference(lines))
+
+
+def wait_until_processed(store: str, count: int, members: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + 120
+    while journal(store, "SELECT COUNT(*) FROM processed_messages")[0][0] < count:
+        for member in members:
+            assert member.poll() is None, member.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < deadline, f"fewer than {count} messages in two minutes"
+        time.sleep(0.1)
