@@ -149,6 +149,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if summary.audit.clean else 1
 
 
+TIME_HELP = ("Event time is kept per account; clock.tick settles what lies more than "
+             "SMSLEDGER_ALLOWED_LATENESS (default 5m) behind it; a line more than "
+             "SMSLEDGER_MAX_FUTURE (default 1d) ahead of the wall clock is dead-lettered "
+             "(future).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="sqlite:///path.db or postgresql://user@host:port/db"
@@ -167,7 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bad-input", type=float, default=0.01, metavar="SHARE",
                    help="share of hostile lines mixed in (default 0.01)")
 
-    p = sub.add_parser("ingest", parents=[common], help="process inbound messages (JSONL)")
+    p = sub.add_parser(
+        "ingest", parents=[common], help="process inbound messages (JSONL)",
+        description="Apply every line once. At the end, every deadline before the watermark "
+                    "is settled and what is still parked is dead-lettered. " + TIME_HELP)
     p.add_argument("file", metavar="FILE|-")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 

@@ -39,7 +39,13 @@ def kafka_settings(args: argparse.Namespace, settings: Settings) -> Settings:
 
 
 def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any) -> None:
-    p = sub.add_parser("consume", parents=[common], help="the Kafka consumer")
+    p = sub.add_parser(
+        "consume", parents=[common], help="the Kafka consumer",
+        description="Consume the inbound topics as a member of the group. Each partition "
+                    "keeps its own clock (its clock.ticks; the wall clock once caught up), "
+                    "which settles what lies more than SMSLEDGER_ALLOWED_LATENESS (default "
+                    "5m) behind it; a record more than SMSLEDGER_MAX_FUTURE (default 1d) "
+                    "ahead of the wall clock is dead-lettered (future).")
     _kafka_options(p)
     p.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
                    help="exit 0 once nothing has arrived for this long and the whole group "

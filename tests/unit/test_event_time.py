@@ -254,3 +254,30 @@ def test_a_tick_sent_to_every_partition_under_one_id_moves_each_members_clock() 
         assert clocks == {0: START + 60 * MIN, 1: START + 60 * MIN}
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize(("text", "seconds"),
+                         [("300", 300), ("90s", 90), ("5m", 300), ("2h", 7200), ("1d", 86400)])
+def test_time_settings_read_durations_from_the_environment(text: str, seconds: int) -> None:
+    from smsledger.infra.settings import settings_from_env
+
+    read = settings_from_env({"SMSLEDGER_ALLOWED_LATENESS": text, "SMSLEDGER_MAX_FUTURE": text})
+    assert read.allowed_lateness == read.max_future == timedelta(seconds=seconds)
+
+
+def test_a_bad_duration_setting_is_a_one_line_error_naming_it() -> None:
+    from smsledger.infra.settings import settings_from_env
+
+    with pytest.raises(ValueError, match="SMSLEDGER_ALLOWED_LATENESS: '5 minutes' is not"):
+        settings_from_env({"SMSLEDGER_ALLOWED_LATENESS": "5 minutes"})
+
+
+def test_the_ledgers_engine_takes_its_time_settings() -> None:
+    ledger = bootstrap(Settings(store=memory_store_url(), allowed_lateness=timedelta(0),
+                                max_future=timedelta(hours=2)))
+    try:
+        engine = ledger.engine()
+        assert (engine.settling.lateness, engine.max_future) == (timedelta(0),
+                                                                 timedelta(hours=2))
+    finally:
+        ledger.close()
