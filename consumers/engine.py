@@ -4,7 +4,8 @@ Per batch it decodes, drops message ids seen before, applies the rest in order, 
 commits the events together with the journal (processed ids, rejections, dead letters,
 parked messages, deadlines, offsets, clocks, the watermark) in one transaction. Event time
 and the settling of deadlines are `settling.Settling`'s; messages waiting for an order or
-refund request are `parking.Parking`'s.
+refund request are `parking.Parking`'s; the aggregates as the handlers see them are
+`context.BatchContext`'s.
 
 A message whose time is further ahead of the wall clock than `max_future` is
 dead-lettered (`future`): one line must not be able to move the ledger's time for good.
@@ -14,16 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
 
-from smsledger.domain import ids
-from smsledger.domain.account import Account
 from smsledger.domain.errors import CurrencyMismatch, Refused
-from smsledger.domain.order import Order
 from smsledger.domain.policies import Policy
-from smsledger.domain.refund import RefundRequest
 from smsledger.projections.formats import iso
 
+from .context import BatchContext, decoded_records, referenced_ids
 from .counts import Counts
 from .handlers import HANDLERS, Ignored, Park, Refusal
 from .journal import Batch, Inbound, LedgerStore, Parked
@@ -43,34 +40,8 @@ CLOCK_TICK = "clock.tick"
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
-_REFERENCES = (("account", ids.account_id), ("order", ids.order_id),
-               ("request", ids.refund_request_id))
 
-
-def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:
-    found = []
-    for message in messages:
-        for key, make in _REFERENCES:
-            ref = message.data.get(key)
-            if ref is not None:
-                found.append(make(ref))
-    return found
-
-
-def _decoded(records: Iterable[Inbound]) -> list[tuple[Inbound, Message | DecodeError]]:
-    decoded: list[tuple[Inbound, Message | DecodeError]] = []
-    for inbound in records:
-        if inbound.decoded is not None:
-            decoded.append((inbound, inbound.decoded))
-            continue
-        try:
-            decoded.append((inbound, decode(inbound.raw)))
-        except DecodeError as error:
-            decoded.append((inbound, error))
-    return decoded
-
-
-class Engine:
+class Engine(BatchContext):
     """Applies messages to the ledger; one engine per writer of a set of accounts."""
 
     def __init__(
@@ -112,42 +83,12 @@ class Engine:
         latest = self.settling.latest
         return {key: latest[key] for key in self.ownership.clocks() if key in latest}
 
-    # The Context the handlers see.
-
-    def account(self, ref: str) -> Account | None:
-        return self.aggregate(ids.account_id(ref))  # type: ignore[return-value]
-
-    def order(self, ref: str) -> Order | None:
-        return self.aggregate(ids.order_id(ref))  # type: ignore[return-value]
-
-    def refund(self, ref: str) -> RefundRequest | None:
-        return self.aggregate(ids.refund_request_id(ref))  # type: ignore[return-value]
-
-    def open_orders(self, account: Account) -> list[Order]:
-        found = [self.order(ref) for ref in account.holds]
-        return [o for o in found if o is not None and not o.is_final]
-
-    def touch(self, *aggregates: Account | Order | RefundRequest) -> None:
-        pending, deadlines = self._batch.aggregates, self._batch.deadlines
-        for aggregate in aggregates:
-            pending[aggregate.id] = aggregate
-            changed = self.settling.track(aggregate)
-            if changed is not None:
-                deadlines[aggregate.id] = changed
-
-    def aggregate(self, aggregate_id: UUID) -> Account | Order | RefundRequest | None:
-        """The batch's version of an aggregate, else the store's."""
-        pending = self._batch.aggregates.get(aggregate_id)
-        if pending is not None:
-            return pending  # type: ignore[return-value]
-        return self.store.get(aggregate_id)  # type: ignore[return-value]
-
     # Batches.
 
     def process(self, records: Iterable[Inbound]) -> None:
         """Apply records in order; the caller commits with `commit()`."""
-        decoded = _decoded(records)
-        self.store.prefetch(_referenced_ids(m for _, m in decoded if isinstance(m, Message)))
+        decoded = decoded_records(records)
+        self.store.prefetch(referenced_ids(m for _, m in decoded if isinstance(m, Message)))
         ids_ = [m.id if isinstance(m, Message) else m.message_id for _, m in decoded]
         known = [i for i in ids_ if i is not None]
         seen = self.store.seen(known) if known else set()
