@@ -27,7 +27,7 @@ from .journal import Batch, Inbound, LedgerStore, Parked
 from .messages import DecodeError, Message, decode
 from .parking import Parking
 from .schedule import ClockKey, Ownership
-from .settling import Settling
+from .settling import Settling, shifted
 
 __all__ = ["ALLOWED_LATENESS", "MAX_FUTURE", "PARK_LIMIT", "Counts", "Engine"]
 
@@ -92,7 +92,7 @@ class Engine(BatchContext):
         ids_ = [m.id if isinstance(m, Message) else m.message_id for _, m in decoded]
         known = [i for i in ids_ if i is not None]
         seen = self.store.seen(known) if known else set()
-        horizon = self.wall_clock() + self.max_future
+        horizon = shifted(self.wall_clock(), self.max_future)
         clock_of = self.ownership.clock_of_record
         for (inbound, message), message_id in zip(decoded, ids_, strict=True):
             if message_id is not None and (
@@ -136,7 +136,7 @@ class Engine(BatchContext):
         limit = self.settling.tick(key, at)
         if limit is None:
             return
-        for parked in self.parking.older_than(self._batch, key, limit - self.park_limit):
+        for parked in self.parking.older_than(self._batch, key, shifted(limit, -self.park_limit)):
             self._dead_letter_parked(parked)
 
     def input_over(self) -> None:
@@ -241,7 +241,7 @@ class Engine(BatchContext):
             key = ("request", message.data["request"])
         else:
             return
-        bound = message.at - self.park_limit  # on the account's own time: its order's
+        bound = shifted(message.at, -self.park_limit)  # on the account's own time: its order's
         for parked in self.parking.release(self._batch, *key):
             if parked.at < bound:
                 self._dead_letter_parked(parked)

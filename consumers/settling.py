@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -29,6 +29,8 @@ from .counts import Counts
 from .messages import Message
 from .schedule import ClockKey, Deadlines, Ownership
 
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
 _DEADLINE_KINDS: dict[type, str] = {Order: "order", RefundRequest: "request"}
 
 
@@ -44,6 +46,15 @@ class Aggregates(Protocol):
     def refund(self, ref: str) -> RefundRequest | None: ...
 
     def touch(self, *aggregates: Account | Order | RefundRequest) -> None: ...
+
+
+def shifted(at: datetime, by: timedelta) -> datetime:
+    """`at + by`, held at the ends of the calendar (a year-1 or year-9999 time must not
+    stop the stream with an OverflowError)."""
+    try:
+        return at + by
+    except OverflowError:
+        return EARLIEST if by < timedelta(0) else LATEST
 
 
 def _in_order(refs: Collection[str]) -> list[str]:
@@ -128,7 +139,7 @@ class Settling:
             return None
         self.clocks[key] = at
         self.moved.add(key)
-        limit = at - self.lateness
+        limit = shifted(at, -self.lateness)
         self.settle_before(key, limit)
         return limit
 
@@ -155,7 +166,7 @@ class Settling:
         """The clock a message at `at` is late for (more than the allowed lateness behind
         it), or None."""
         clock = self.clocks.get(key)
-        return clock if clock is not None and at < clock - self.lateness else None
+        return clock if clock is not None and at < shifted(clock, -self.lateness) else None
 
     def all_settled_before(self, message: Message, key: ClockKey) -> bool:
         """True if no deadline before the message's time can still be open: for a writer

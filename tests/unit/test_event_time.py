@@ -281,3 +281,23 @@ def test_the_ledgers_engine_takes_its_time_settings() -> None:
                                                                  timedelta(hours=2))
     finally:
         ledger.close()
+
+
+def test_times_at_the_ends_of_the_calendar_do_not_stop_the_stream() -> None:
+    s = Scenario()
+    s.account()
+    s.deposit(1000, deposit="d1")
+    lines = [line("t-first", "clock.tick", "0001-01-01T00:00:00Z"),
+             line("o-first", "order.requested", "0001-01-01T00:00:01Z",
+                  {"account": "a1", "order": "o0", "service": "tg", "country": "KZ",
+                   "price": 1}),
+             *s.lines()]
+    outcome = run(lines)
+    assert outcome.balance()["deposited"] == 1000
+    ledger = bootstrap(Settings(store=memory_store_url(), max_future=timedelta(days=10**8)))
+    try:
+        ingest_lines(ledger.engine(), [line("t", "clock.tick", "2026-06-01T00:00:00Z")],
+                     source="t")
+        assert ledger.opened.store.watermark() is not None
+    finally:
+        ledger.close()
