@@ -2,109 +2,86 @@
 
 Per batch it decodes, drops message ids seen before, applies the rest in order, and
 commits the events together with the journal (processed ids, rejections, dead letters,
-parked messages, deadlines, offsets, the watermark) in one transaction.
+parked messages, deadlines, offsets, clocks, the watermark) in one transaction. Event time
+and the settling of deadlines are `settling.Settling`'s; messages waiting for an order or
+refund request are `parking.Parking`'s; the aggregates as the handlers see them are
+`context.BatchContext`'s.
 
-Time is event time. Before a message is applied, the deadlines it has overtaken are
-settled first (its order's, and those of its account's other orders), so that the outcome
-never depends on how far the watermark happens to have moved.
+A message whose time is further ahead of the wall clock than `max_future` is
+dead-lettered (`future`): one line must not be able to move the ledger's time for good.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from uuid import UUID
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 
-from smsledger.domain import ids, ledger
-from smsledger.domain.account import Account
 from smsledger.domain.errors import CurrencyMismatch, Refused
-from smsledger.domain.order import Order
 from smsledger.domain.policies import Policy
-from smsledger.domain.refund import RefundRequest
 from smsledger.projections.formats import iso
 
+from .context import BatchContext, decoded_records, referenced_ids
+from .counts import Counts
 from .handlers import HANDLERS, Ignored, Park, Refusal
 from .journal import Batch, Inbound, LedgerStore, Parked, Seen, message_digest
 from .messages import DecodeError, Message, decode
-from .parking import ParkingLot
-from .schedule import Deadlines, Ownership
+from .parking import Parking
+from .schedule import ClockKey, Ownership
+from .settling import Settling, shifted
+
+__all__ = ["ALLOWED_LATENESS", "MAX_FUTURE", "PARK_LIMIT", "Counts", "Engine"]
 
 PARK_LIMIT = timedelta(hours=1)
+ALLOWED_LATENESS = timedelta(minutes=5)
+MAX_FUTURE = timedelta(days=1)
+CLOCK_TICK = "clock.tick"
 
 
-@dataclass
-class Counts:
-    applied: int = 0
-    rejected: int = 0
-    ignored: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    parked: int = 0
-    expired: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(vars(self))
-
-
-_REFERENCES = (("account", ids.account_id), ("order", ids.order_id),
-               ("request", ids.refund_request_id))
-
-
-_DEADLINE_KINDS: dict[type, str] = {Order: "order", RefundRequest: "request"}
-
-
-def _in_order(refs: Collection[str]) -> list[str]:
-    """A sorted copy: settling never depends on insertion order, and it removes holds
-    from the very collection it was given."""
-    return list(refs) if len(refs) < 2 else sorted(refs)
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def inbound_id(message: Message | DecodeError) -> str | None:
     return message.id if isinstance(message, Message) else message.message_id
 
 
-def _referenced_ids(messages: Iterable[Message]) -> list[UUID]:
-    found = []
-    for message in messages:
-        for key, make in _REFERENCES:
-            ref = message.data.get(key)
-            if ref is not None:
-                found.append(make(ref))
-    return found
-
-
-class Engine:
+class Engine(BatchContext):
     """Applies messages to the ledger; one engine per writer of a set of accounts."""
 
     def __init__(
         self, store: LedgerStore, policy: Policy, *, consumer_group: str = "",
         park_limit: timedelta = PARK_LIMIT, ownership: Ownership | None = None,
+        lateness: timedelta = ALLOWED_LATENESS, max_future: timedelta = MAX_FUTURE,
+        wall_clock: Callable[[], datetime] = _wall_clock,
     ) -> None:
         self.store = store
         self.policy = policy
         self.consumer_group = consumer_group
         self.park_limit = park_limit
+        self.max_future = max_future
+        self.wall_clock = wall_clock
         self.counts = Counts()
-        self._ownership = ownership or Ownership()
-        # A single writer tracks the deadline of every aggregate; a member of a consumer
-        # group only those of its own accounts.
-        self._tracks_every_deadline = type(self._ownership) is Ownership
+        self.ownership = ownership or Ownership()
+        self.lateness = lateness
         self._load()
 
     def _load(self) -> None:
-        """Read what the engine keeps of the store: the watermark, the deadlines and the
-        parked messages it owns."""
-        owns, store = self._ownership, self.store
-        self.watermark: datetime | None = store.watermark()
-        self._deadlines = Deadlines()
+        """Read what the engine keeps of the store: the clocks and the watermark, the
+        deadlines and the parked messages it owns."""
+        store, owns, consumer_group = self.store, self.ownership, self.consumer_group
+        self.settling = Settling(self, self.counts, watermark=store.watermark(),
+                                 ownership=owns, lateness=self.lateness)
         for aggregate_id, kind, due, account in store.deadlines():
             if owns.account(account):
-                self._deadlines.set(aggregate_id, kind, due)
-        self._parking = ParkingLot()
+                self.settling.restore(aggregate_id, kind, due, account)
+        mine = set(owns.clocks())
+        for key, (clock, latest) in store.clocks(consumer_group).items():
+            if key in mine:
+                self.settling.restore_times(key, clock, latest)
+        self.parking = Parking(self.counts)
         for parked in store.parked():
             if owns.parked(parked):
-                self._parking.add(parked)
+                self.parking.restore(owns.clock_of_record(parked.inbound), parked)
         self._batch = self._new_batch()
         self._seen_in_batch: dict[str, Seen] = {}
 
@@ -114,68 +91,47 @@ class Engine:
         self.store.forget()
         self._load()
 
-    # The Context the handlers see.
+    @property
+    def watermark(self) -> datetime | None:
+        return self.settling.watermark
 
-    def account(self, ref: str) -> Account | None:
-        return self._get(ids.account_id(ref))  # type: ignore[return-value]
-
-    def order(self, ref: str) -> Order | None:
-        return self._get(ids.order_id(ref))  # type: ignore[return-value]
-
-    def refund(self, ref: str) -> RefundRequest | None:
-        return self._get(ids.refund_request_id(ref))  # type: ignore[return-value]
-
-    def open_orders(self, account: Account) -> list[Order]:
-        found = [self.order(ref) for ref in account.holds]
-        return [o for o in found if o is not None and not o.is_final]
-
-    def touch(self, *aggregates: Account | Order | RefundRequest) -> None:
-        pending, deadlines = self._batch.aggregates, self._batch.deadlines
-        for aggregate in aggregates:
-            aggregate_id = aggregate.id
-            pending[aggregate_id] = aggregate
-            kind = _DEADLINE_KINDS.get(type(aggregate))
-            if kind is not None:
-                due = aggregate.deadline  # type: ignore[union-attr]
-                if self._deadlines.set(aggregate_id, kind, due):
-                    deadlines[aggregate_id] = (kind, due, aggregate.account)
-
-    def _get(self, aggregate_id: UUID) -> Account | Order | RefundRequest | None:
-        pending = self._batch.aggregates.get(aggregate_id)
-        if pending is not None:
-            return pending  # type: ignore[return-value]
-        return self.store.get(aggregate_id)  # type: ignore[return-value]
+    def latest_times(self) -> dict[ClockKey, datetime]:
+        """The latest event time processed on each partition this engine owns."""
+        latest = self.settling.latest
+        return {key: latest[key] for key in self.ownership.clocks() if key in latest}
 
     # Batches.
 
     def process(self, records: Iterable[Inbound]) -> None:
         """Apply records in order; the caller commits with `commit()`."""
-        decoded: list[tuple[Inbound, Message | DecodeError]] = []
-        for inbound in records:
-            if inbound.decoded is not None:
-                decoded.append((inbound, inbound.decoded))
-                continue
-            try:
-                decoded.append((inbound, decode(inbound.raw)))
-            except DecodeError as error:
-                decoded.append((inbound, error))
-        self.store.prefetch(_referenced_ids(m for _, m in decoded if isinstance(m, Message)))
+        decoded = decoded_records(records)
+        self.store.prefetch(referenced_ids(m for _, m in decoded if isinstance(m, Message)))
         ids_ = [m.id if isinstance(m, Message) else m.message_id for _, m in decoded]
         known = [i for i in ids_ if i is not None]
         seen = self.store.seen(known) if known else {}
+        horizon = shifted(self.wall_clock(), self.max_future)
+        clock_of = self.ownership.clock_of_record
         for (inbound, message), message_id in zip(decoded, ids_, strict=True):
             prior = None
             if message_id is not None:
                 prior = self._seen_in_batch.get(message_id) or seen.get(message_id)
             if prior is not None and not self._takes_used_id(inbound, message, prior):
-                pass
+                if isinstance(message, Message) and message.type == CLOCK_TICK and (
+                        message.at <= horizon):
+                    # One tick reaches every partition under one id: each copy moves its
+                    # own partition's clock (moving a clock again changes nothing).
+                    self._tick(clock_of(inbound), message.at)
             elif isinstance(message, DecodeError):
                 self._dead_letter(inbound, message.reason, message.detail, message_id,
                                   claim=prior is None)
+            elif message.at > horizon:
+                self._dead_letter(inbound, "future", f"at {iso(message.at)} is more than "
+                                  f"{self.max_future} ahead of the clock", message_id)
             else:
                 self._seen_in_batch[message.id] = Seen(False, message_digest(inbound.raw))
-                moved = self.advance(message.at)
-                self._apply(inbound, message, settled=self._all_settled_before(message, moved))
+                key = clock_of(inbound)
+                self._apply(inbound, message,
+                            settled=self.settling.all_settled_before(message, key))
             self._record_offset(inbound)
 
     def _takes_used_id(
@@ -200,79 +156,69 @@ class Engine:
             self._batch.released.add(message.id)
         return True
 
-    def _all_settled_before(self, message: Message, moved: bool) -> bool:
-        """True if no deadline before the message's time can still be open. For a writer
-        that tracks every deadline: when the message moved the watermark (which settled
-        them), or when none it tracks falls before the message's time."""
-        return self._tracks_every_deadline and (
-            moved or not self._deadlines.any_before(message.at))
-
     def _record_offset(self, inbound: Inbound) -> None:
         if inbound.partition is not None and inbound.offset is not None:
             self._batch.offsets[(inbound.source, inbound.partition)] = inbound.offset + 1
 
-    def advance(self, watermark: datetime) -> bool:
-        """Move the watermark forward and settle every tracked deadline it has passed;
-        True if it moved."""
-        if self.watermark is not None and watermark <= self.watermark:
-            return False
-        self.watermark = watermark
-        self._batch.watermark = watermark
-        self._expire_before(watermark)
-        self._expire_parked(watermark)
-        return True
+    # Clocks.
 
-    def _expire_before(self, limit: datetime) -> None:
-        while (due := self._deadlines.pop_before(limit)) is not None:
-            kind, aggregate_id = due
-            self._expire(kind, aggregate_id)
+    def advance_clocks(self, times: dict[ClockKey, datetime]) -> None:
+        """The clocks of these partitions reached these times (the wall clock followed
+        once everything is read): settle what lies more than the allowed lateness behind
+        each. The watermark moves to the latest."""
+        for key, at in times.items():
+            self._tick(key, at)
+            self._watermark_at(at)
 
-    def _expire(self, kind: str, aggregate_id: UUID) -> None:
-        aggregate = self._get(aggregate_id)
-        if isinstance(aggregate, Order) and not aggregate.is_final:
-            account = self.account(aggregate.account)
-            assert account is not None, f"order {aggregate.order} has no account"
-            ledger.expire_order(aggregate, account)
-            self.touch(aggregate, account)
-            self.counts.expired += 1
-        elif isinstance(aggregate, RefundRequest) and aggregate.deadline is not None:
-            account = self.account(aggregate.account)
-            assert account is not None, f"refund {aggregate.request} has no account"
-            ledger.expire_refund(aggregate, account)
-            self.touch(aggregate, account)
-            self.counts.expired += 1
-
-    def _settle_overtaken(self, message: Message) -> None:
-        """Deadlines before this message's time, of its order and its account, go first."""
-        at, data = message.at, message.data
-        order_ref = data.get("order")
-        order = self.order(order_ref) if order_ref else None
-        if order is not None and order.deadline is not None and order.deadline < at:
-            self._expire("order", order.id)
-        request_ref = data.get("request")
-        refund = self.refund(request_ref) if request_ref else None
-        account_ref = (
-            data.get("account")
-            or (order.account if order else None)
-            or (refund.account if refund else None)
-        )
-        account = self.account(account_ref) if account_ref else None
-        if account is None:
+    def _tick(self, key: ClockKey, at: datetime) -> None:
+        """Clock `key` reached `at`: its deadlines, and its messages parked for longer than
+        the park limit, up to the allowed lateness behind it, are settled."""
+        limit = self.settling.tick(key, at)
+        if limit is None:
             return
-        for ref in _in_order(account.holds):
-            held = self.order(ref)
-            if held is not None and held.deadline is not None and held.deadline < at:
-                self._expire("order", held.id)
-        for ref in _in_order(account.pending_refunds):
-            refund = self.refund(ref)
-            if refund is not None and refund.deadline is not None and refund.deadline < at:
-                self._expire("request", refund.id)
+        for parked in self.parking.older_than(self._batch, key, shifted(limit, -self.park_limit)):
+            self._dead_letter_parked(parked)
+
+    def input_over(self) -> None:
+        """The input is over: on each partition, every deadline before its latest event
+        time is settled, whatever its clock says (a single writer's: the watermark)."""
+        for key in self.ownership.clocks():
+            self.settling.input_over(key)
+
+    def end_of_input(self) -> None:
+        """At the end of a finite input: time settled (see `input_over`), and whatever is
+        still parked dead-lettered (this input will not bring what it waits for)."""
+        self.input_over()
+        self.dead_letter_all_parked()
+
+    def _watermark_at(self, at: datetime) -> None:
+        if self.settling.move_watermark(at):
+            self._batch.watermark = at
+
+    def _time_moved_by(self, inbound: Inbound, message: Message) -> None:
+        """A processed message moves its partition's latest event time and the watermark;
+        one more than the allowed lateness behind its partition's clock is counted and
+        journalled as late."""
+        key = self.ownership.clock_of_record(inbound)
+        if self.settling.observe(key, message.at):
+            self._batch.watermark = message.at
+        if message.type == CLOCK_TICK:
+            return
+        clock = self.settling.behind(key, message.at)
+        if clock is not None:
+            self.counts.late += 1
+            self._batch.late.append((message.id, iso(message.at), iso(clock), inbound.source,
+                                     inbound.partition, inbound.offset))
+
+    # Messages.
 
     def _apply(self, inbound: Inbound, message: Message, *, settled: bool = False) -> None:
         """`settled`: every deadline before the message's time is settled already (see
-        `_all_settled_before`), so none can be overtaken."""
-        if not settled:
-            self._settle_overtaken(message)
+        `Settling.all_settled_before`), so none can be overtaken."""
+        if message.type == CLOCK_TICK:
+            self._tick(self.ownership.clock_of_record(inbound), message.at)
+        elif not settled:
+            self.settling.settle_overtaken(message)
         try:
             outcome = HANDLERS[message.type](self, message)
         except Refused as refusal:
@@ -282,7 +228,8 @@ class Engine:
             self._dead_letter(inbound, error.reason, str(error), message.id)
             return
         if isinstance(outcome, Park):
-            self._park(inbound, message, outcome)
+            self.parking.park(self._batch, self.ownership.clock_of_record(inbound), Parked(
+                message.id, outcome.kind, outcome.subject, message.at, inbound))
             return
         if isinstance(outcome, Refusal):
             self._reject(inbound, message, Refused(outcome.reason, outcome.detail))
@@ -300,6 +247,7 @@ class Engine:
         seen = self._seen_in_batch.get(message.id)  # holds this line's digest (process)
         digest = seen.digest if seen is not None and seen.digest else message_digest(inbound.raw)
         self._batch.processed.append((message.id, message.type, outcome, reason, digest))
+        self._time_moved_by(inbound, message)
 
     def _reject(self, inbound: Inbound, message: Message, refusal: Refused) -> None:
         self.counts.rejected += 1
@@ -329,13 +277,7 @@ class Engine:
             inbound.raw,
         ))
 
-    # Parking: messages about orders or refund requests that are not known yet.
-
-    def _park(self, inbound: Inbound, message: Message, park: Park) -> None:
-        self.counts.parked += 1
-        parked = Parked(message.id, park.kind, park.subject, message.at, inbound)
-        self._parking.add(parked)
-        self._batch.parked[message.id] = parked
+    # Parked messages: applied when what they wait for appears, else dead-lettered.
 
     def _unpark_for(self, message: Message) -> None:
         if message.type == "order.requested":
@@ -346,27 +288,19 @@ class Engine:
             key = ("request", message.data["request"])
         else:
             return
-        for parked in self._parking.release(*key):
-            self._unpark(parked)
-            retried = decode(parked.inbound.raw)
-            self._apply(parked.inbound, retried)
-
-    def _unpark(self, parked: Parked) -> None:
-        self.counts.parked -= 1
-        if self._batch.parked.pop(parked.message_id, None) is None:
-            self._batch.unparked.add(parked.message_id)
-
-    def _expire_parked(self, watermark: datetime) -> None:
-        for parked in self._parking.older_than(watermark - self.park_limit):
-            self._dead_letter_parked(parked)
+        bound = shifted(message.at, -self.park_limit)  # on the account's own time: its order's
+        for parked in self.parking.release(self._batch, *key):
+            if parked.at < bound:
+                self._dead_letter_parked(parked)
+            else:
+                self._apply(parked.inbound, decode(parked.inbound.raw))
 
     def dead_letter_all_parked(self) -> None:
         """At the end of a finite input: whatever still waits will not be resolved by it."""
-        for parked in self._parking.take_all():
+        for parked in self.parking.take_all(self._batch):
             self._dead_letter_parked(parked)
 
     def _dead_letter_parked(self, parked: Parked) -> None:
-        self._unpark(parked)
         awaited = "account.opened for" if parked.kind == "account" else parked.kind
         self._dead_letter(
             parked.inbound, f"unknown_{parked.kind}",
@@ -376,12 +310,13 @@ class Engine:
     def commit(self) -> Batch:
         """Commit the batch in hand; returns it (its dead letters go on to a topic)."""
         batch = self._batch
+        batch.clocks.update(self.settling.take_moved())
         if batch.released:  # the rows by which this batch's dead letters held those ids
             batch.processed = [
                 row for row in batch.processed
                 if not (row[0] in batch.released and row[2] == "dead_lettered")
             ]
-        if len(batch) or batch.aggregates or batch.offsets or batch.watermark:
+        if len(batch) or batch.aggregates or batch.offsets or batch.watermark or batch.clocks:
             try:
                 self.store.commit(batch)
             except BaseException:

@@ -8,7 +8,8 @@ from typing import BinaryIO, NamedTuple
 
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 
-from .engine import Counts, Engine
+from .counts import Counts
+from .engine import Engine
 from .journal import Inbound
 from .messages import DecodeError
 
@@ -60,8 +61,10 @@ def ingest_lines(
 ) -> Counts:
     """Apply every line; one transaction per batch. Blank lines carry nothing and are skipped.
 
-    The watermark is the latest `at` seen. At the end, messages still parked for an order
-    or refund request that never arrived are dead-lettered: this input will not bring it.
+    At the end the input is over: every deadline before the watermark (the latest `at`
+    processed, this input's or an earlier one's) is settled, and messages still parked for
+    an order or refund request that never arrived are dead-lettered: this input will not
+    bring it.
     """
     batch: list[Inbound] = []
     read = 0
@@ -75,7 +78,7 @@ def ingest_lines(
             if progress is not None:
                 progress(read)
     read += _flush(engine, batch)
-    _committed(engine, engine.dead_letter_all_parked)
+    _committed(engine, engine.end_of_input)
     if progress is not None:
         progress(read)
     return engine.counts

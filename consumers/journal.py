@@ -37,7 +37,19 @@ JOURNAL_TABLES = (
         next_offset BIGINT NOT NULL, PRIMARY KEY (consumer_group, topic, partition_no))""",
     """CREATE TABLE IF NOT EXISTS ledger_clock (
         id INTEGER PRIMARY KEY, watermark TEXT NOT NULL, policy TEXT NOT NULL)""",
+    # Each partition's time (-1: a single writer's): its clock (latest clock.tick, or the
+    # wall clock it followed once caught up) and the latest event time processed on it.
+    """CREATE TABLE IF NOT EXISTS partition_clocks (
+        consumer_group TEXT NOT NULL, partition_no INTEGER NOT NULL, clock TEXT,
+        latest TEXT, PRIMARY KEY (consumer_group, partition_no))""",
+    # Messages applied more than the allowed lateness behind their partition's clock.
+    """CREATE TABLE IF NOT EXISTS late_messages (
+        message_id TEXT PRIMARY KEY, at TEXT NOT NULL, clock TEXT NOT NULL,
+        source TEXT NOT NULL, partition_no INTEGER, offset_no BIGINT)""",
 )
+
+# `partition_no` of a single writer's clock in `partition_clocks`.
+SINGLE_CLOCK = -1
 
 
 # A note added to the dead letters of a message id that a later, valid line carried.
@@ -95,6 +107,12 @@ class Batch:
     released: set[str] = field(default_factory=set)
     deadlines: dict[UUID, tuple[str, datetime | None, str]] = field(default_factory=dict)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    # Partition times moved by the batch: partition (None: a single writer's) ->
+    # (clock, latest event time).
+    clocks: dict[int | None, tuple[datetime | None, datetime | None]] = field(
+        default_factory=dict)
+    # Late messages: (message id, at, clock, source, partition, offset).
+    late: list[tuple[Any, ...]] = field(default_factory=list)
     consumer_group: str = ""
     watermark: datetime | None = None
     policy: str = ""
@@ -121,6 +139,10 @@ class LedgerStore(Protocol):
     def policy_name(self) -> str | None: ...
 
     def offsets(self, consumer_group: str) -> dict[tuple[str, int], int]: ...
+
+    def clocks(
+        self, consumer_group: str
+    ) -> dict[int | None, tuple[datetime | None, datetime | None]]: ...
 
     def commit(self, batch: Batch) -> None: ...
 

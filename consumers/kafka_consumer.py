@@ -3,7 +3,9 @@
 Offsets are stored in the event store in the same transaction as the events they caused
 (see `engine.Engine.commit`); on every assignment the member seeks to them, and Kafka's own
 committed offsets are written only as a hint for tools. Records of the assigned partitions
-are merged in event-time order, so three topics give the same state as one file.
+are merged in the produced order (or event-time order, see `partitions`), so three topics
+give the same state as one file. With `stop_when_idle`, a member stops only when the whole
+group has consumed every inbound partition (see `drain`), or says which it left.
 """
 
 from __future__ import annotations
@@ -13,18 +15,19 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import RecordConflictError
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
+from .drain import DrainWatch, Unconsumed
 from .engine import Engine
 from .journal import Batch, Inbound
 from .observer import ConsumerObserver
 from .partitions import Buffered, PartitionOwnership, buffered
-from .schedule import Ownership
+from .schedule import ClockKey, Ownership
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,9 @@ class ConsumeReport:
     peak_buffered: int = 0  # the most records held in the merge buffers at once
     first_assigned: float | None = None  # monotonic clock: the span of actual work
     last_applied: float | None = None
+    late: int = 0  # messages applied behind their partition's clock (see settling)
+    # Partitions left unconsumed when an idle member gave up waiting for the group.
+    unconsumed: list[Unconsumed] = field(default_factory=list)
 
     @property
     def working_seconds(self) -> float:
@@ -66,6 +72,7 @@ class LedgerConsumer:
         batch_size: int = 8000,
         buffer_limit: int | None = None,
         stop_when_idle: float | None = None,
+        drain: DrainWatch | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observer: ConsumerObserver | None = None,
     ) -> None:
@@ -80,6 +87,7 @@ class LedgerConsumer:
         # Records held in the merge buffers (all partitions) at which polling pauses.
         self.buffer_limit = buffer_limit or 4 * batch_size
         self.stop_when_idle = stop_when_idle
+        self.drain = drain
         self.wall_clock = wall_clock
         self.observer = observer or ConsumerObserver()
         self.report = ConsumeReport()
@@ -90,7 +98,7 @@ class LedgerConsumer:
         self._last_record = 0.0
         self._polled_at = 0.0
         self._assigned_at = 0.0
-        self._anchor: tuple[datetime, float] | None = None
+        self._anchor: tuple[dict[ClockKey, datetime], float] | None = None
 
     def stop(self) -> None:
         """Finish the batch in hand, then leave (safe to call from a signal handler)."""
@@ -121,10 +129,33 @@ class LedgerConsumer:
                 log.warning("batch conflicted with another writer, re-reading: %s", conflict)
                 self.assigned(list(self.buffers))
                 applied = False
-            if self._idle_for(self._last_record):
+            if self._idle_for(self._last_record) and self._drained():
+                self._end_of_input()
                 break
         self.consumer.close()
         return self.report
+
+    def _drained(self) -> bool:
+        """Idle with its own partitions caught up: stop if the whole group is (or gave up
+        waiting for it, with the partitions left in the report)."""
+        if self.drain is None:
+            return True
+        if not self.drain.may_stop():
+            return False
+        self.report.unconsumed = list(self.drain.left)
+        return True
+
+    def _end_of_input(self) -> None:
+        """Stopping drained, the input is over as at the end of a file: on each partition
+        every deadline before its latest event time is settled (what is parked stays
+        parked: the topics go on)."""
+        if self.engine is None or self.report.unconsumed:
+            return
+        self.engine.input_over()
+        try:
+            self._commit()
+        except RecordConflictError as conflict:
+            log.warning("partitions moved to another member while stopping: %s", conflict)
 
     def _fetch(self, applied: bool) -> None:
         """Poll for records into the merge buffers. After a batch was applied the poll
@@ -151,23 +182,27 @@ class LedgerConsumer:
                 )
                 held += len(records)
                 self._last_record = time.monotonic()
+                if self.drain is not None:
+                    self.drain.reset()
         if held > self.report.peak_buffered:
             self.report.peak_buffered = held
 
     def _follow_the_clock(self) -> None:
-        """Everything is read: event time moves on with the wall clock, from where the
-        stream left it. It advances by the time elapsed since catching up (never past the
-        wall clock), so a replay of old traffic does not jump to today's date and settle
-        deadlines its own messages never reached."""
+        """Everything is read: each partition's time moves on with the wall clock, from
+        the latest event time read on it. It advances by the time elapsed since catching
+        up (never past the wall clock), so a replay of old traffic does not jump to
+        today's date and settle deadlines its own messages never reached, and a tick that
+        came to one partition only moves no other partition's time."""
         assert self.engine is not None
         now = time.monotonic()
         self._ticked = now
-        if self.engine.watermark is None:
-            return
         if self._anchor is None:
-            self._anchor = (self.engine.watermark, now)
-        event_time, since = self._anchor
-        self.engine.advance(min(self.wall_clock(), event_time + timedelta(seconds=now - since)))
+            self._anchor = (self.engine.latest_times(), now)
+        latest, since = self._anchor
+        if not latest:
+            return
+        wall, elapsed = self.wall_clock(), timedelta(seconds=now - since)
+        self.engine.advance_clocks({key: min(wall, at + elapsed) for key, at in latest.items()})
         self._commit()
 
     def _idle_for(self, last_record: float) -> bool:
@@ -197,6 +232,7 @@ class LedgerConsumer:
         assert self.engine is not None
         batch = self.engine.commit()
         self.report.batches += 1
+        self.report.late += len(batch.late)
         self.report.dead_letters_published += self.publish_dead_letters(batch)
         self.observer.committed(self, batch)
         if batch.offsets:

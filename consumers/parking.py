@@ -6,7 +6,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 
-from .journal import Parked
+from .counts import Counts
+from .journal import Batch, Parked
+from .schedule import ClockKey
 
 
 class ParkingLot:
@@ -56,4 +58,45 @@ class ParkingLot:
                     taken.append(parked)
             if not waiting:
                 del self._waiting[key]
+        return taken
+
+
+class Parking:
+    """One engine's parked messages, by the clock of the partition they came from, and
+    what the batch in hand writes about them: each message parked, released or taken out
+    is journalled with that batch."""
+
+    def __init__(self, counts: Counts) -> None:
+        self.counts = counts
+        self.lots: dict[ClockKey, ParkingLot] = defaultdict(ParkingLot)
+
+    def restore(self, key: ClockKey, parked: Parked) -> None:
+        """A message parked by an earlier batch, read back from the journal."""
+        self.lots[key].add(parked)
+
+    def park(self, batch: Batch, key: ClockKey, parked: Parked) -> None:
+        self.counts.parked += 1
+        self.lots[key].add(parked)
+        batch.parked[parked.message_id] = parked
+
+    def release(self, batch: Batch, kind: str, subject: str) -> list[Parked]:
+        """What waited for this order or refund request, oldest first, out of the lots
+        (a record its producer could not key by account may sit in another one)."""
+        taken = [p for lot in self.lots.values() for p in lot.release(kind, subject)]
+        taken.sort(key=lambda p: (p.at, p.message_id))
+        return self._taken(batch, taken)
+
+    def older_than(self, batch: Batch, key: ClockKey, limit: datetime) -> list[Parked]:
+        lot = self.lots.get(key)
+        return self._taken(batch, lot.older_than(limit)) if lot is not None else []
+
+    def take_all(self, batch: Batch) -> list[Parked]:
+        taken = [p for lot in self.lots.values() for p in lot.take_all()]
+        return self._taken(batch, taken)
+
+    def _taken(self, batch: Batch, taken: list[Parked]) -> list[Parked]:
+        for parked in taken:
+            self.counts.parked -= 1
+            if batch.parked.pop(parked.message_id, None) is None:
+                batch.unparked.add(parked.message_id)
         return taken

@@ -1,4 +1,5 @@
-"""What the engine settles without a message: deadlines, and which of them are its own."""
+"""What the engine settles without a message: deadlines, which of them are its own, and
+which clock keeps each account's time."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from .journal import Parked
+from .journal import Inbound, Parked
+
+# Which clock keeps a time: a partition number in a consumer group, None for a single
+# writer (one clock for everything it reads).
+ClockKey = int | None
 
 
 @dataclass
@@ -41,10 +46,14 @@ class Deadlines:
 
 
 class Ownership:
-    """Which accounts and parked messages this engine may act on without a message.
+    """Which accounts and parked messages this engine may act on without a message, and
+    the clocks that settle them.
 
-    A single writer owns everything. In a consumer group each member owns the accounts
-    whose messages land on its partitions, and only those deadlines are its to settle.
+    A single writer owns everything, and one clock (its `clock.tick`s) keeps time for all
+    of it. In a consumer group each member owns the accounts whose messages land on its
+    partitions, only those deadlines are its to settle, and each partition has a clock of
+    its own: a tick that arrives on one partition moves the time of that partition's
+    accounts only.
     """
 
     def account(self, account: str) -> bool:
@@ -52,3 +61,14 @@ class Ownership:
 
     def parked(self, parked: Parked) -> bool:
         return True
+
+    def clock_of(self, account: str) -> ClockKey:
+        """The clock that keeps this account's time."""
+        return None
+
+    def clock_of_record(self, inbound: Inbound) -> ClockKey:
+        """The clock of the partition this record came from."""
+        return None
+
+    def clocks(self) -> list[ClockKey]:
+        return [None]

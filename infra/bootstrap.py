@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from smsledger.consumers.engine import Engine
+from smsledger.consumers.schedule import Ownership
 from smsledger.domain.policies import Policy, policy_named
 from smsledger.infra.heap import tune_collector
 from smsledger.infra.settings import DEFAULT_POLICY, Settings
@@ -26,8 +27,10 @@ class Ledger:
     # Read-model rows this process keeps from one catch-up to the next.
     _rows: BatchRows = field(default_factory=lambda: BatchRows(keep=True), repr=False)
 
-    def engine(self, consumer_group: str = "") -> Engine:
-        return Engine(self.opened.store, self.policy, consumer_group=consumer_group)
+    def engine(self, consumer_group: str = "", ownership: Ownership | None = None) -> Engine:
+        return Engine(self.opened.store, self.policy, consumer_group=consumer_group,
+                      ownership=ownership, lateness=self.settings.allowed_lateness,
+                      max_future=self.settings.max_future)
 
     def clock(self) -> LedgerClock:
         """The event-time clock and the policy the ledger was last run with."""

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 DEFAULT_STORE = "sqlite:///./smsledger.db"
 DEFAULT_POLICY = "sms-service"
+# How far a message may be behind its partition's clock (its latest clock.tick, or the wall
+# clock once caught up) and still find its account as in-order processing would have left
+# it; a clock settles only what lies further behind it. Further behind, a message is late.
+DEFAULT_ALLOWED_LATENESS = timedelta(minutes=5)
+# A message whose `at` is further ahead of the wall clock than this is dead-lettered
+# (`future`), so that one line cannot move the ledger's time for good.
+DEFAULT_MAX_FUTURE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,8 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     # A longer input line is dead-lettered (line_too_long) with its first KiB, unread.
     max_line_bytes: int = 65_536
+    allowed_lateness: timedelta = DEFAULT_ALLOWED_LATENESS
+    max_future: timedelta = DEFAULT_MAX_FUTURE
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -123,6 +134,28 @@ def _env_float(env: Mapping[str, str], key: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"{key} must be a number, got {raw!r}") from None
+
+
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`300`, `90s`, `5m`, `2h` or `1d` as a duration; ValueError otherwise."""
+    found = _DURATION.match(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration (seconds, or a number with s, m, h, d)")
+    return timedelta(seconds=int(found[1]) * _UNITS[found[2]])
+
+
+def _env_duration(env: Mapping[str, str], key: str, default: timedelta) -> timedelta:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse_duration(raw)
+    except ValueError as error:
+        raise ValueError(f"{key}: {error}") from None
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -179,6 +212,9 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=_env_int(env, "SMSLEDGER_METRICS_PORT", Settings.metrics_port),
         metrics_host=env.get("SMSLEDGER_METRICS_HOST") or Settings.metrics_host,
         max_line_bytes=max_line_bytes,
+        allowed_lateness=_env_duration(env, "SMSLEDGER_ALLOWED_LATENESS",
+                                       DEFAULT_ALLOWED_LATENESS),
+        max_future=_env_duration(env, "SMSLEDGER_MAX_FUTURE", DEFAULT_MAX_FUTURE),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,12 +121,14 @@ class Outcome:
 
 def run(
     messages: Scenario | list[bytes], *, policy: str = "sms-service", store: str | None = None,
-    batch_size: int = 100, cancel_lock: int | None = None,
+    batch_size: int = 100, cancel_lock: int | None = None, max_future: timedelta | None = None,
 ) -> Outcome:
     """Ingest the messages on a fresh store (in memory unless given) and catch projections up."""
     lines = messages.lines() if isinstance(messages, Scenario) else messages
-    ledger = bootstrap(Settings(store=store or memory_store_url(), policy=policy,
-                                cancel_lock=cancel_lock))
+    settings = Settings(store=store or memory_store_url(), policy=policy, cancel_lock=cancel_lock)
+    if max_future is not None:
+        settings = replace(settings, max_future=max_future)
+    ledger = bootstrap(settings)
     counts = ingest_lines(ledger.engine(), lines, source="test", batch_size=batch_size)
     ledger.catch_up()
     return Outcome(ledger, counts.as_dict())

@@ -69,7 +69,7 @@ def naive_ingest(path: str, lines: list[bytes], policy: Policy) -> Any:
         engine.process([Inbound(line, "bench", None, number)])
         engine.commit()
         project()
-    engine.dead_letter_all_parked()
+    engine.end_of_input()
     engine.commit()
     project()
     return app, database

@@ -192,6 +192,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if summary.audit.clean else 1
 
 
+TIME_HELP = ("Event time is kept per account; clock.tick settles what lies more than "
+             "SMSLEDGER_ALLOWED_LATENESS (default 5m) behind it; a line more than "
+             "SMSLEDGER_MAX_FUTURE (default 1d) ahead of the wall clock is dead-lettered "
+             "(future).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_store_options(common)
@@ -214,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ingest", parents=[common], help="process inbound messages (JSONL)",
+        description="Apply every line once. At the end, every deadline before the watermark "
+                    "is settled and what is still parked is dead-lettered. " + TIME_HELP,
         epilog="Lines longer than SMSLEDGER_MAX_LINE_BYTES (default 65536) are dead-lettered"
         " as line_too_long. A second ingest into the same store waits for the first.")
     p.add_argument("file", metavar="FILE|-")

@@ -14,6 +14,10 @@ from smsledger.infra.settings import KafkaSettings, Settings, Topics
 INBOUND_TOPICS = ("provider", "customer", "payments")
 ALL_TOPICS = (*INBOUND_TOPICS, "ledger")
 
+# `consume --stop-when-idle` gave up waiting for the group to consume every partition.
+NOT_DRAINED = 3
+
+
 
 def _kafka_options(
     parser: argparse.ArgumentParser, *, topics: tuple[str, ...], group: bool = False,
@@ -66,10 +70,18 @@ def _metrics_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any) -> None:
-    p = sub.add_parser("consume", parents=[common], help="the Kafka consumer")
+    p = sub.add_parser(
+        "consume", parents=[common], help="the Kafka consumer",
+        description="Consume the inbound topics as a member of the group. Each partition "
+                    "keeps its own clock (its clock.ticks; the wall clock once caught up), "
+                    "which settles what lies more than SMSLEDGER_ALLOWED_LATENESS (default "
+                    "5m) behind it; a record more than SMSLEDGER_MAX_FUTURE (default 1d) "
+                    "ahead of the wall clock is dead-lettered (future).")
     _kafka_options(p, topics=INBOUND_TOPICS, group=True, batch=True)
     p.add_argument("--stop-when-idle", type=float, metavar="SECONDS",
-                   help="exit 0 once nothing has arrived for this long")
+                   help="exit 0 once nothing has arrived for this long and the whole group "
+                        "has consumed every inbound partition; exit 3 naming the partitions "
+                        "left if the group stops consuming them")
     add_cancel_lock(p)
     p.add_argument("--json", action="store_true", help="the summary as one JSON object")
     p.add_argument("--broker-timeout", type=float, metavar="SECONDS",
@@ -146,7 +158,12 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"consumed {report.records} records in {report.batches} transactions, "
           f"{report.dead_letters_published} dead letters published, "
-          f"{report.rebalances} assignments")
+          f"{report.rebalances} assignments, {report.late} late")
+    if report.unconsumed:
+        left = ", ".join(map(str, report.unconsumed))
+        print(f"smsledger consume: stopped idle with partitions not drained: {left}",
+              file=sys.stderr)
+        return NOT_DRAINED
     return 0
 
 

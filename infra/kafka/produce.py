@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from smsledger.consumers.partitions import SEQUENCE_HEADER
+from smsledger.consumers.partitions import RUN_HEADER, SEQUENCE_HEADER
 from smsledger.domain.closure import closure_request, returned_deposit_request
 from smsledger.infra.kafka.clients import make_producer
 from smsledger.infra.kafka.topics import ensure_topics
@@ -157,8 +158,9 @@ def produce_jsonl(
     lines: Iterable[bytes], settings: KafkaSettings, router: Router | None = None
 ) -> ProduceReport:
     """Publish each line's bytes unchanged (less its line ending) to its topic, as it is
-    read; flush at the end. Raises `ProduceFailed` if the broker did not acknowledge
-    every message."""
+    read; flush at the end. Every record is stamped with its place in the stream (headers
+    `smsledger-run`, `smsledger-seq`), by which the consumer merges the topics back into
+    this order. Raises `ProduceFailed` if the broker did not acknowledge every message."""
     ensure_topics(settings)
     producer = make_producer(settings)
     try:
@@ -168,14 +170,16 @@ def produce_jsonl(
     return report
 
 
-def publish_lines(lines: Iterable[bytes], producer: Any, router: Router) -> ProduceReport:
+def publish_lines(
+    lines: Iterable[bytes], producer: Any, router: Router, run: int | None = None
+) -> ProduceReport:
     """Send the lines through `producer` one by one, never holding the input. `clock.tick`
     goes to every partition of the customer topic, so every member of the consumer group
     sees it. A line naming an order or refund request not requested yet (a provider
     message read before its order) waits until that request is read, then goes to its
     account's partition; one whose request never comes goes on unroutable at the end.
     Blank lines are skipped and counted."""
-    publisher = _Publisher(producer, router)
+    publisher = _Publisher(producer, router, run=time.time_ns() if run is None else run)
     for sequence, raw in enumerate(lines, start=1):
         publisher.publish(raw, sequence)
     publisher.release_all()
@@ -185,17 +189,18 @@ def publish_lines(lines: Iterable[bytes], producer: Any, router: Router) -> Prod
 
 
 class _Publisher:
-    def __init__(self, producer: KafkaProducer, router: Router) -> None:
+    def __init__(self, producer: KafkaProducer, router: Router, run: int) -> None:
         self.producer = producer
         self.router = router
+        self.run = str(run).encode()  # later runs merge after earlier ones
         self.report = ProduceReport()
         self.failures: list[BaseException] = []
         self.waiting: dict[tuple[str, str], list[tuple[bytes, int]]] = {}
         self.waiting_count = 0
 
     def publish(self, raw: bytes, sequence: int) -> None:
-        """Send one line; its position in the stream travels in a header, so a consumer
-        merging topics breaks ties of equal event time in the order of the stream."""
+        """Send one line; its place in the stream travels in headers, so a consumer
+        merging the topics restores the order of the stream."""
         line = raw.rstrip(b"\r\n")
         if not line.strip():
             self.report.blank += 1
@@ -240,7 +245,7 @@ class _Publisher:
         for partition in self._partitions(route):
             future = self.producer.send(
                 route.topic, value=line, key=route.key, partition=partition,
-                headers=[(SEQUENCE_HEADER, str(sequence).encode())],
+                headers=[(RUN_HEADER, self.run), (SEQUENCE_HEADER, str(sequence).encode())],
             )
             # flush() does not raise for failed sends; only their futures know.
             future.add_errback(self.failures.append)

@@ -19,6 +19,7 @@ from smsledger.consumers.schedule import Ownership
 from smsledger.infra.alongside import projecting_alongside
 from smsledger.infra.bootstrap import Ledger
 from smsledger.infra.kafka.clients import make_consumer, make_producer
+from smsledger.infra.kafka.drain import drain_watch
 from smsledger.infra.kafka.health import AssignmentWatch, BrokerWatch, ProjectorWatch
 from smsledger.infra.kafka.topics import ensure_topics
 from smsledger.infra.observability.logs import ConsumerLog
@@ -72,8 +73,7 @@ def consume(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None)
 
     def make_engine(ownership: Ownership) -> Engine:
         ledger.opened.store.forget()  # another member may have written while we did not own
-        return Engine(ledger.opened.store, ledger.policy, consumer_group=group,
-                      ownership=ownership)
+        return ledger.engine(group, ownership)
 
     ensure_topics(kafka)
     producer = make_producer(kafka)
@@ -93,6 +93,8 @@ def consume(ledger: Ledger, settings: Settings, *, stop_when_idle: float | None)
                 batch_size=kafka.batch_size, buffer_limit=kafka.buffer_limit,
                 stop_when_idle=stop_when_idle,
                 observer=Observers(*watches, metrics, ConsumerLog()),
+                drain=None if stop_when_idle is None else drain_watch(
+                    kafka, lambda: ledger.opened.store.offsets(group), stop_when_idle),
             )
             report = _run_until_signal(runner.run, runner.stop, terminated)
     finally:

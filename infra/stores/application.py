@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, Transcoder
 
-from smsledger.consumers.journal import Batch, Inbound, Parked, Seen, message_digest
+from smsledger.consumers.journal import SINGLE_CLOCK, Batch, Inbound, Parked, Seen, message_digest
 from smsledger.infra.stores.transcoding import FastMapper, OrjsonTranscoder
 from smsledger.projections.db import Database
 
@@ -133,7 +133,22 @@ class EventStore:
         )
         return {(r[0], r[1]): r[2] for r in rows}
 
+    def clocks(
+        self, consumer_group: str
+    ) -> dict[int | None, tuple[datetime | None, datetime | None]]:
+        rows = self.database.query(
+            "SELECT partition_no, clock, latest FROM partition_clocks"
+            " WHERE consumer_group = ?",
+            (consumer_group,),
+        )
+        return {None if r[0] == SINGLE_CLOCK else r[0]: (_time(r[1]), _time(r[2]))
+                for r in rows}
+
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         with self.database.transaction() as cursor:
             yield cursor
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

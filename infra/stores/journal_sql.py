@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
-from smsledger.consumers.journal import JOURNAL_TABLES, RELEASED_NOTE, Batch
+from smsledger.consumers.journal import JOURNAL_TABLES, RELEASED_NOTE, SINGLE_CLOCK, Batch
 
 SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
 POSTGRES_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY"}
@@ -72,6 +73,7 @@ def write_journal(
             ),
             [(batch.consumer_group, t, p, o) for (t, p), o in sorted(batch.offsets.items())],
         )
+    _write_clocks(cursor, batch, sql)
     if batch.watermark is not None:
         cursor.execute(
             sql(
@@ -130,3 +132,22 @@ def _write_deadlines(cursor: Any, batch: Batch, sql: Any) -> None:
         )
     if deletes:
         cursor.executemany(sql("DELETE FROM deadlines WHERE aggregate_id = ?"), deletes)
+
+
+def _write_clocks(cursor: Any, batch: Batch, sql: Any) -> None:
+    if batch.clocks:
+        cursor.executemany(
+            sql(
+                "INSERT INTO partition_clocks VALUES (?, ?, ?, ?) ON CONFLICT"
+                " (consumer_group, partition_no) DO UPDATE SET clock = excluded.clock,"
+                " latest = excluded.latest"
+            ),
+            sorted((batch.consumer_group, SINGLE_CLOCK if p is None else p, _iso(clock),
+                    _iso(latest)) for p, (clock, latest) in batch.clocks.items()),
+        )
+    if batch.late:
+        cursor.executemany(sql("INSERT INTO late_messages VALUES (?, ?, ?, ?, ?, ?)"), batch.late)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()

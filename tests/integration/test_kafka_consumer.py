@@ -24,6 +24,7 @@ from smsledger.infra.kafka.topics import create_topics
 from smsledger.infra.settings import KafkaSettings, Settings
 from tests.integration.kafka_support import (
     prepared,
+    produce_unstamped,
     reference,
     small_batches,
     sqlite_url,
@@ -62,16 +63,32 @@ def test_every_message_delivered_twice_has_one_effect(kafka_settings: KafkaSetti
     assert views(store) == reference(lines)
 
 
-def test_topics_produced_out_of_event_time_order_give_the_same_state(
+def test_topics_of_other_producers_delivered_out_of_step_give_the_state_in_event_time(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
+    """Three producers without the produce stamp, each topic in event-time order but the
+    provider's delivered first and the payments' last: merged by event time."""
     lines = workload(accounts=15, seed=5)
     create_topics(kafka_settings, partitions=2)
     by_type = sorted(lines, key=lambda line: _topic_rank(orjson.loads(line)["type"]))
-    produce_jsonl(by_type, kafka_settings)  # all provider events first, payments last
+    produce_unstamped(by_type, kafka_settings)  # all provider events first, payments last
     store = sqlite_url(tmp_path / "shuffled.db")
     consume_all(store, kafka_settings)
     assert views(store) == reference(lines)
+
+
+def test_stamped_topics_give_the_state_of_the_stream_as_produced(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """`produce` stamps the stream's order: the topics give what ingesting the produced
+    lines gives, even where that is not the event-time order."""
+    lines = workload(accounts=15, seed=5)
+    create_topics(kafka_settings, partitions=2)
+    by_type = sorted(lines, key=lambda line: _topic_rank(orjson.loads(line)["type"]))
+    produce_jsonl(by_type, kafka_settings)
+    store = sqlite_url(tmp_path / "as-produced.db")
+    consume_all(store, kafka_settings)
+    assert views(store) == reference(by_type) != reference(lines)
 
 
 def _topic_rank(kind: str) -> int:

@@ -31,7 +31,8 @@ class FakeProducer:
 
     def send(self, topic: str, *, value: bytes, key: bytes | None, partition: int | None,
              headers: list[tuple[str, bytes]]) -> _Future:
-        self.sent.append((topic, value, key, partition, int(headers[0][1])))
+        sequence = next(int(v) for k, v in headers if k == produce.SEQUENCE_HEADER)
+        self.sent.append((topic, value, key, partition, sequence))
         return _Future()
 
     def partitions_for(self, topic: str) -> set[int]:

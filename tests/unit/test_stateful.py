@@ -459,6 +459,10 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
+            # The input ends here, as the file ingester's replay below ends its own: time
+            # settled to the watermark, what is still parked dead-lettered.
+            self.engine.end_of_input()
+            self.engine.commit()
             self.ledger.catch_up()
             caught_up = self._read_models()
             self.ledger.rebuild()
