@@ -107,8 +107,8 @@ def produce_unstamped(lines: list[bytes], kafka: KafkaSettings) -> None:
 
     ensure_topics(kafka)
     router = Router(kafka.topics)
-    for line in lines:
-        router.learn(line)
+    for line in lines:  # a first pass, as such producers know every order's account
+        router.route(line)
     producer = make_producer(kafka)
     try:
         futures = []
