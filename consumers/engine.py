@@ -21,13 +21,15 @@ from smsledger.domain.account import Account
 from smsledger.domain.errors import CurrencyMismatch, Refused
 from smsledger.domain.order import Order
 from smsledger.domain.policies import Policy
+from smsledger.domain.policy_versions import PolicyVersions
 from smsledger.domain.refund import RefundRequest
 from smsledger.projections.formats import iso
 
 from .handlers import HANDLERS, Ignored, Park, Refusal
-from .journal import Batch, Inbound, LedgerStore, Parked
+from .journal import LOGGED_CLOCK, LOGGED_END, LOGGED_MESSAGE, Batch, Inbound, LedgerStore, Parked
 from .messages import DecodeError, Message, decode
 from .parking import ParkingLot
+from .policy_choice import VersionInForce
 from .schedule import Deadlines, Ownership
 
 PARK_LIMIT = timedelta(hours=1)
@@ -74,15 +76,20 @@ class Engine:
     """Applies messages to the ledger; one engine per writer of a set of accounts."""
 
     def __init__(
-        self, store: LedgerStore, policy: Policy, *, consumer_group: str = "",
+        self, store: LedgerStore, policy: Policy | PolicyVersions, *, consumer_group: str = "",
         park_limit: timedelta = PARK_LIMIT, ownership: Ownership | None = None,
     ) -> None:
         self.store = store
-        self.policy = policy
+        self.versions = policy if isinstance(policy, PolicyVersions) else PolicyVersions.of(policy)
         self.consumer_group = consumer_group
         self.park_limit = park_limit
         self.counts = Counts()
         self.watermark: datetime | None = store.watermark()
+        # The version in force at the message being handled (the handlers' `ctx.policy`),
+        # and the period it is in force for.
+        self.policy: Policy = self.versions.in_force(self.watermark)
+        self._in_force = VersionInForce(self.versions)
+        self._logged_until: datetime | None = None
         owns = ownership or Ownership()
         # A single writer tracks the deadline of every aggregate; a member of a consumer
         # group only those of its own accounts.
@@ -153,9 +160,11 @@ class Engine:
             ):
                 self.counts.duplicates += 1
             elif isinstance(message, DecodeError):
+                self._log(inbound, None)
                 self._dead_letter(inbound, message.reason, message.detail, message_id)
             else:
                 self._seen_in_batch.add(message.id)
+                self._log(inbound, message.at)
                 moved = self.advance(message.at)
                 self._apply(inbound, message, settled=self._all_settled_before(message, moved))
             self._record_offset(inbound)
@@ -178,6 +187,10 @@ class Engine:
             return False
         self.watermark = watermark
         self._batch.watermark = watermark
+        if self._logged_until is None or watermark > self._logged_until:
+            # Moved by the clock, not by a message: a replay must move it here too.
+            self._batch.inbound.append((LOGGED_CLOCK, watermark.isoformat(), None))
+            self._logged_until = watermark
         self._expire_before(watermark)
         self._expire_parked(watermark)
         return True
@@ -233,6 +246,15 @@ class Engine:
         `_all_settled_before`), so none can be overtaken."""
         if not settled:
             self._settle_overtaken(message)
+        policy = self._in_force.at(message.at, self._batch.policy_versions)
+        if policy is None:
+            self._dead_letter(
+                inbound, "no_policy_in_force",
+                f"no version of policy {self.versions.name} is in force at {iso(message.at)}",
+                message.id,
+            )
+            return
+        self.policy = policy
         try:
             outcome = HANDLERS[message.type](self, message)
         except Refused as refusal:
@@ -313,8 +335,18 @@ class Engine:
 
     def dead_letter_all_parked(self) -> None:
         """At the end of a finite input: whatever still waits will not be resolved by it."""
-        for parked in self._parking.take_all():
+        waiting = self._parking.take_all()
+        if waiting:
+            self._batch.inbound.append((LOGGED_END, None, None))
+        for parked in waiting:
             self._dead_letter_parked(parked)
+
+    # The inbound log a replay reads.
+
+    def _log(self, inbound: Inbound, at: datetime | None) -> None:
+        self._batch.inbound.append((LOGGED_MESSAGE, None, inbound.raw))
+        if at is not None and (self._logged_until is None or at > self._logged_until):
+            self._logged_until = at
 
     def _dead_letter_parked(self, parked: Parked) -> None:
         self._unpark(parked)
@@ -337,7 +369,7 @@ class Engine:
         return batch
 
     def _new_batch(self) -> Batch:
-        return Batch(consumer_group=self.consumer_group, policy=self.policy.name)
+        return Batch(consumer_group=self.consumer_group, policy=self.versions.name)
 
     @property
     def pending(self) -> int:

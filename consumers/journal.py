@@ -34,7 +34,20 @@ JOURNAL_TABLES = (
         next_offset BIGINT NOT NULL, PRIMARY KEY (consumer_group, topic, partition_no))""",
     """CREATE TABLE IF NOT EXISTS ledger_clock (
         id INTEGER PRIMARY KEY, watermark TEXT NOT NULL, policy TEXT NOT NULL)""",
+    # The policy versions decisions used: the file each was read from, as it was then.
+    """CREATE TABLE IF NOT EXISTS policy_versions (
+        ref TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL,
+        effective_from TEXT NOT NULL, digest TEXT NOT NULL, content TEXT NOT NULL,
+        last_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS policy_dir (id INTEGER PRIMARY KEY, path TEXT NOT NULL)""",
+    # Every inbound line that was not a duplicate, in the order processed, and the points
+    # where the clock moved without a message or an input ended: what a replay needs.
+    """CREATE TABLE IF NOT EXISTS inbound_log (
+        seq {serial}, kind TEXT NOT NULL, at TEXT, raw {blob})""",
 )
+
+# inbound_log kinds.
+LOGGED_MESSAGE, LOGGED_CLOCK, LOGGED_END = "message", "clock", "end"
 
 
 class Inbound(NamedTuple):
@@ -73,6 +86,10 @@ class Batch:
     consumer_group: str = ""
     watermark: datetime | None = None
     policy: str = ""
+    # (kind, at, raw) rows of the inbound log.
+    inbound: list[tuple[str, str | None, bytes | None]] = field(default_factory=list)
+    # ref -> [ref, name, version, effective_from, digest, content, latest event time].
+    policy_versions: dict[str, list[Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.processed) + len(self.dead_letters) + len(self.parked)

@@ -7,7 +7,7 @@ event records `policy.ref` and the ids of the rules that decided it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from .money import Allocation, DepositRecord, allocate_newest_first
 
@@ -33,6 +33,9 @@ ORDER_NUMBER_ALREADY_USED = "order.number_already_used"
 
 REFUND_REASONS = ("service_problem", "accidental", "third_party_incompatibility", "other")
 
+# The effective date of a policy built in code rather than read from its file: always.
+SINCE_EVER = datetime.min.replace(tzinfo=UTC)
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -40,6 +43,8 @@ class Policy:
 
     name: str
     version: str
+    # Event time from which this version decides (until the next version's).
+    effective_from: datetime = SINCE_EVER
     activation_window: timedelta = timedelta(minutes=20)
     cancel_lock: timedelta = timedelta(0)
     deposit_window: timedelta = timedelta(days=7)

@@ -31,7 +31,7 @@ QUERIES: dict[str, tuple[str, str, str]] = {
     ),
     "refunds": (
         "SELECT request, account, status, requested, amount, fee, rules, review_due,"
-        " payout_due, overdue FROM refunds",
+        " payout_due, overdue, policy FROM refunds",
         "account", "request",
     ),
     "rejections": (
@@ -78,7 +78,7 @@ def _refunds(r: tuple[Any, ...]) -> dict[str, Any]:
     return {
         "request": r[0], "account": r[1], "status": r[2],
         "requested": None if r[3] is None else int(r[3]), "amount": _int(r[4]),
-        "fee": _int(r[5]), "rules": _split(r[6]),
+        "fee": _int(r[5]), "rules": _split(r[6]), "policy": r[10],
     }
 
 

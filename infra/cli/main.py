@@ -12,7 +12,6 @@ from datetime import datetime
 
 from smsledger.consumers.ingest import ingest_lines
 from smsledger.consumers.messages import DecodeError, parse_time
-from smsledger.domain.policies import POLICIES
 from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
 from smsledger.infra.audit.replay import audit
 from smsledger.infra.bootstrap import Ledger, bootstrap
@@ -142,7 +141,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                               bad_input_share=args.bad_input)
     store = args.store or None
     policy = settings.policy or DEFAULT_POLICY
-    summary = run_demo(config, policy=policy, store=store, emit=args.emit)
+    summary = run_demo(config, policy=policy, store=store, emit=args.emit,
+                       policy_dir=settings.policy_dir)
     print(f"policy {policy}, seed {args.seed}, {args.accounts} accounts, "
           f"{args.days} day(s), store {store or 'sqlite:///./smsledger-demo.db'}")
     print(format_summary(summary))
@@ -153,8 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="sqlite:///path.db or postgresql://user@host:port/db"
                         " (env SMSLEDGER_STORE; default sqlite:///./smsledger.db)")
-    common.add_argument("--policy", choices=sorted(POLICIES),
-                        help="refund policy (env SMSLEDGER_POLICY; default sms-service)")
+    common.add_argument("--policy", metavar="NAME",
+                        help="refund policy: sms-service, 1001sms or one of --policy-dir"
+                        " (env SMSLEDGER_POLICY; default the store's, else sms-service)")
+    common.add_argument("--policy-dir", metavar="DIR",
+                        help="a directory of further policy versions (env SMSLEDGER_POLICY_DIR;"
+                        " default the one the store was last given)")
     parser = argparse.ArgumentParser(
         prog="smsledger", description="Event-sourced order and money engine for SMS numbers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,9 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_optional_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
+    from smsledger.infra.cli.policy_commands import add_policy_commands
     from smsledger.infra.cli.runtime_commands import add_runtime_commands
 
     add_runtime_commands(sub, common, command)
+    add_policy_commands(sub, common, command)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -204,6 +210,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
         settings,
         store=getattr(args, "store", None) or settings.store,
         policy=getattr(args, "policy", None) or settings.policy,
+        policy_dir=getattr(args, "policy_dir", None) or settings.policy_dir,
     )
 
 

@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from smsledger.consumers.journal import JOURNAL_TABLES, Batch
+from smsledger.domain.policy_versions import stamp
 
 SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
 POSTGRES_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY"}
@@ -53,6 +54,7 @@ def write_journal(cursor: Any, batch: Batch, placeholder: str = "?") -> None:
             ],
         )
     _write_deadlines(cursor, batch, sql)
+    _write_policy_log(cursor, batch, sql)
     if batch.offsets:
         cursor.executemany(
             sql(
@@ -101,3 +103,19 @@ def _write_deadlines(cursor: Any, batch: Batch, sql: Any) -> None:
         )
     if deletes:
         cursor.executemany(sql("DELETE FROM deadlines WHERE aggregate_id = ?"), deletes)
+
+
+def _write_policy_log(cursor: Any, batch: Batch, sql: Any) -> None:
+    """The inbound log, and the policy versions the batch's decisions used."""
+    if batch.inbound:
+        cursor.executemany(sql("INSERT INTO inbound_log (kind, at, raw) VALUES (?, ?, ?)"),
+                           batch.inbound)
+    if batch.policy_versions:
+        cursor.executemany(
+            sql(
+                "INSERT INTO policy_versions VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ref)"
+                " DO UPDATE SET last_at = CASE WHEN excluded.last_at > policy_versions.last_at"
+                " THEN excluded.last_at ELSE policy_versions.last_at END"
+            ),
+            [(*row[:6], stamp(row[6])) for _, row in sorted(batch.policy_versions.items())],
+        )
