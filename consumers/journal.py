@@ -38,7 +38,7 @@ JOURNAL_TABLES = (
     """CREATE TABLE IF NOT EXISTS policy_versions (
         ref TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL,
         effective_from TEXT NOT NULL, digest TEXT NOT NULL, content TEXT NOT NULL,
-        last_at TEXT NOT NULL)""",
+        first_at TEXT NOT NULL, last_at TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS policy_dir (id INTEGER PRIMARY KEY, path TEXT NOT NULL)""",
     # Every inbound line that was not a duplicate, in the order processed, and the points
     # where the clock moved without a message or an input ended: what a replay needs.
@@ -88,7 +88,8 @@ class Batch:
     policy: str = ""
     # (kind, at, raw) rows of the inbound log.
     inbound: list[tuple[str, str | None, bytes | None]] = field(default_factory=list)
-    # ref -> [ref, name, version, effective_from, digest, content, latest event time].
+    # ref -> [ref, name, version, effective_from, digest, content, first and last event
+    # times decided].
     policy_versions: dict[str, list[Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:

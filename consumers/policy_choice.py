@@ -21,7 +21,7 @@ class VersionInForce:
 
     def at(self, moment: datetime, used: dict[str, list[Any]]) -> Policy | None:
         """The version in force at `moment` (None: none is), noted in `used` (a batch's
-        `policy_versions`) with the latest event time it decided."""
+        `policy_versions`) with the earliest and latest event times it decided."""
         policy = self._policy
         if (policy is None or self._start is None or moment < self._start
                 or (self._end is not None and moment >= self._end)):
@@ -33,7 +33,9 @@ class VersionInForce:
         row = used.get(policy.ref)
         if row is None:
             used[policy.ref] = self._row(policy, moment)
-        elif moment > row[6]:
+        elif moment > row[7]:
+            row[7] = moment
+        elif moment < row[6]:
             row[6] = moment
         return policy
 
@@ -41,4 +43,4 @@ class VersionInForce:
         version = self.versions.version(policy.ref)
         assert version is not None, f"{policy.ref} is not among the versions"
         return [policy.ref, policy.name, policy.version, policy.effective_from.isoformat(),
-                version.digest, version.content, moment]
+                version.digest, version.content, moment, moment]

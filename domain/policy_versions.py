@@ -148,13 +148,15 @@ class UsedVersion:
 
     ref: str
     digest: str
-    last_at: datetime  # the event time of the latest message decided under it
+    first_at: datetime  # the event times of the earliest and latest messages it decided
+    last_at: datetime
 
 
 def store_conflicts(versions: PolicyVersions, used: list[UsedVersion]) -> list[str]:
     """Why `versions` cannot decide for a store whose decisions used `used` (empty: it can).
-    A version that decided is never changed or removed; a version added must take effect
-    after the store's latest decision, or it would contradict decisions already taken."""
+    A version that decided is never changed or removed, and no version may take effect
+    within the time a recorded version decided: it would contradict decisions taken. A
+    version taking effect later can be added."""
     problems = []
     for record in used:
         current = versions.version(record.ref)
@@ -170,19 +172,27 @@ def store_conflicts(versions: PolicyVersions, used: list[UsedVersion]) -> list[s
                 f" this store's messages (recorded digest {record.digest[:12]}, now"
                 f" {current.digest[:12]}): add a new version instead"
             )
-    if not used:
-        return problems
-    latest = max(record.last_at for record in used)
-    recorded = {record.ref for record in used}
-    for version in versions.versions:
-        if version.ref not in recorded and version.policy.effective_from <= latest:
-            problems.append(
-                f"policy version {version.ref} ({version.source}) takes effect at"
-                f" {stamp(version.policy.effective_from)}, not after this store's latest"
-                f" decision ({stamp(latest)}): it would contradict decisions already taken;"
-                f" a version added to a store must take effect later"
-            )
+        else:
+            problems.extend(_overlaps(versions, record))
     return problems
+
+
+def _overlaps(versions: PolicyVersions, record: UsedVersion) -> list[str]:
+    """Versions that would now be in force at some time `record` decided."""
+    in_force = versions.at(record.first_at)
+    first = in_force.ref if in_force is not None else None
+    intruders = [
+        v for v in versions.versions if v.ref != record.ref
+        and (v.ref == first or record.first_at < v.policy.effective_from <= record.last_at)
+    ]
+    return [
+        f"policy version {v.ref} ({v.source}) takes effect at"
+        f" {stamp(v.policy.effective_from)}, within the time {record.ref} decided this"
+        f" store's messages ({stamp(record.first_at)} to {stamp(record.last_at)}): it would"
+        f" contradict decisions already taken; a version added to a store must take effect"
+        f" after them"
+        for v in intruders
+    ]
 
 
 def spliced(before: PolicyVersions, after: PolicyVersions, at: datetime) -> PolicyVersions:

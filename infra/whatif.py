@@ -165,7 +165,7 @@ def _decoded(raw: bytes) -> Message | DecodeError:
 
 def used_versions(ledger: Ledger) -> list[str]:
     rows = ledger.opened.database.query(
-        "SELECT ref FROM policy_versions ORDER BY effective_from, ref")
+        "SELECT ref FROM policy_versions ORDER BY first_at, ref")
     return [r[0] for r in rows]
 
 

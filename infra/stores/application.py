@@ -119,8 +119,10 @@ class EventStore:
         return rows[0][0] if rows else None
 
     def used_policy_versions(self) -> list[UsedVersion]:
-        rows = self.database.query("SELECT ref, digest, last_at FROM policy_versions", ())
-        return [UsedVersion(r[0], r[1], datetime.fromisoformat(r[2])) for r in rows]
+        rows = self.database.query(
+            "SELECT ref, digest, first_at, last_at FROM policy_versions ORDER BY ref", ())
+        return [UsedVersion(r[0], r[1], datetime.fromisoformat(r[2]),
+                            datetime.fromisoformat(r[3])) for r in rows]
 
     def policy_dir(self) -> str | None:
         rows = self.database.query("SELECT path FROM policy_dir WHERE id = 1", ())

@@ -113,9 +113,12 @@ def _write_policy_log(cursor: Any, batch: Batch, sql: Any) -> None:
     if batch.policy_versions:
         cursor.executemany(
             sql(
-                "INSERT INTO policy_versions VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ref)"
-                " DO UPDATE SET last_at = CASE WHEN excluded.last_at > policy_versions.last_at"
+                "INSERT INTO policy_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ref)"
+                " DO UPDATE SET first_at = CASE WHEN excluded.first_at < policy_versions.first_at"
+                " THEN excluded.first_at ELSE policy_versions.first_at END,"
+                " last_at = CASE WHEN excluded.last_at > policy_versions.last_at"
                 " THEN excluded.last_at ELSE policy_versions.last_at END"
             ),
-            [(*row[:6], stamp(row[6])) for _, row in sorted(batch.policy_versions.items())],
+            [(*row[:6], stamp(row[6]), stamp(row[7]))
+             for _, row in sorted(batch.policy_versions.items())],
         )

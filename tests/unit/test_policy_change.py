@@ -77,13 +77,15 @@ def test_the_store_records_each_version_used_with_its_file_digest(
 ) -> None:
     result = outcome(three_day_window)
     rows = result.ledger.opened.database.query(
-        "SELECT ref, digest, last_at FROM policy_versions ORDER BY ref")
+        "SELECT ref, digest, first_at, last_at FROM policy_versions ORDER BY ref")
     versions = result.ledger.policy
     assert [(r[0], r[1]) for r in rows] == [
         (ref, versions.version(ref).digest)  # type: ignore[union-attr]
         for ref in ("sms-service@1", "sms-service@2")
     ]
-    assert rows[0][2].startswith("2026-06-05T10:00:00")  # the last message decided by @1
+    # The first and last messages each version decided.
+    assert rows[0][2:] == ("2026-06-01T10:00:00.000000+00:00", "2026-06-05T10:00:00.000000+00:00")
+    assert rows[1][2:] == ("2026-06-11T10:00:00.000000+00:00", "2026-06-15T10:00:00.000000+00:00")
 
 
 def test_every_line_is_kept_in_the_inbound_log_in_order(three_day_window: Path) -> None:

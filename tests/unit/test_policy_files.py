@@ -162,21 +162,21 @@ def test_the_version_in_force_is_the_latest_effective_at_or_before(
     assert (found.version if found else None) == version
 
 
-def used(ref: str, digest: str, at: datetime) -> UsedVersion:
-    return UsedVersion(ref, digest, at)
+def used(ref: str, digest: str, at: datetime, first: datetime | None = None) -> UsedVersion:
+    return UsedVersion(ref, digest, first or at, at)
 
 
 def test_a_store_refuses_a_changed_or_removed_version_it_used(tmp_path: Path) -> None:
     versions = versions_with_change(tmp_path)
     v1, v2 = versions.versions
-    assert store_conflicts(versions, [used(v1.ref, v1.digest, T0), used(v2.ref, v2.digest, T0)
-                                      ]) == []
     before = T0 - timedelta(days=1)
+    assert store_conflicts(versions, [used(v1.ref, v1.digest, before),
+                                      used(v2.ref, v2.digest, T0)]) == []
     (changed,) = store_conflicts(versions, [used(v1.ref, "0" * 64, before)])
     assert "sms-service@1" in changed
     assert "was changed" in changed
     (removed,) = store_conflicts(PolicySet(package_versions()).policy("sms-service"),
-                                 [used(v1.ref, v1.digest, T0), used(v2.ref, v2.digest, T0)])
+                                 [used(v1.ref, v1.digest, before), used(v2.ref, v2.digest, T0)])
     assert "sms-service@2" in removed
     assert "not among the versions" in removed
 
@@ -207,3 +207,23 @@ def test_file_content_is_the_digest() -> None:
     b = parse_policy_file(content.replace(b"# The SMS", b"# the SMS"), "b")
     assert a.policy == b.policy
     assert a.digest != b.digest
+
+
+def test_a_version_superseded_before_the_store_decided_anything_is_no_conflict(
+    tmp_path: Path
+) -> None:
+    versions = versions_with_change(tmp_path)
+    v2 = versions.versions[1]
+    assert store_conflicts(versions, [used(v2.ref, v2.digest, T0 + timedelta(days=2),
+                                           first=T0 + timedelta(days=1))]) == []
+
+
+def test_a_version_taking_effect_before_a_recorded_first_decision_is_a_conflict(
+    tmp_path: Path
+) -> None:
+    """v1 decided from T0 + 1 day; a v2 from T0 would have decided those messages."""
+    versions = versions_with_change(tmp_path)
+    v1 = versions.versions[0]
+    (late,) = store_conflicts(versions, [used(v1.ref, v1.digest, T0 + timedelta(days=2),
+                                              first=T0 + timedelta(days=1))])
+    assert "sms-service@2" in late
