@@ -187,12 +187,16 @@ class Engine:
             return False
         self.watermark = watermark
         self._batch.watermark = watermark
-        if self._logged_until is None or watermark > self._logged_until:
-            # Moved by the clock, not by a message: a replay must move it here too.
-            self._batch.inbound.append((LOGGED_CLOCK, watermark.isoformat(), None))
-            self._logged_until = watermark
+        settled = self.counts.expired + self.counts.dead_lettered
         self._expire_before(watermark)
         self._expire_parked(watermark)
+        if self.counts.expired + self.counts.dead_lettered != settled and (
+            self._logged_until is None or watermark > self._logged_until
+        ):
+            # Moved by the clock, not by a message, and it settled something: a replay
+            # must move it here too.
+            self._batch.inbound.append((LOGGED_CLOCK, watermark.isoformat(), None))
+            self._logged_until = watermark
         return True
 
     def _expire_before(self, limit: datetime) -> None:
