@@ -17,14 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from smsledger.consumers.engine import Engine
-from smsledger.consumers.journal import LOGGED_CLOCK, LOGGED_END, Inbound
+from smsledger.consumers.journal import (
+    LOGGED_CLOCK,
+    LOGGED_END,
+    LOGGED_MESSAGE,
+    LOGGED_MESSAGES,
+    Inbound,
+    logged_lines,
+)
 from smsledger.consumers.messages import DecodeError, Message, decode
 from smsledger.domain.policy_versions import PolicyVersions, spliced
 from smsledger.infra.bootstrap import Ledger, scratch_ledger
 from smsledger.infra.whatif_figures import Figures, figures
 from smsledger.projections import runner
 
-PAGE = 5000
+PAGE = 20  # rows of the log, each up to a batch of messages
 BATCH = 8000
 
 
@@ -49,7 +56,8 @@ class Side:
 
 
 def inbound_log(ledger: Ledger) -> Iterator[tuple[int, str, str | None, bytes | None]]:
-    """The store's inbound log in the order it was processed, page by page."""
+    """The store's inbound log in the order it was processed, a message at a time:
+    (row, kind, time of a clock mark, bytes of a message)."""
     db, after = ledger.opened.database, 0
     while True:
         rows = db.query("SELECT seq, kind, at, raw FROM inbound_log WHERE seq > ?"
@@ -57,7 +65,11 @@ def inbound_log(ledger: Ledger) -> Iterator[tuple[int, str, str | None, bytes | 
         if not rows:
             return
         for seq, kind, at, raw in rows:
-            yield seq, kind, at, None if raw is None else bytes(raw)
+            if kind == LOGGED_MESSAGES:
+                for line in logged_lines(bytes(raw)):
+                    yield seq, LOGGED_MESSAGE, None, line
+            else:
+                yield seq, kind, at, None
         after = rows[-1][0]
 
 
@@ -65,7 +77,7 @@ def check_replayable(ledger: Ledger) -> None:
     """Every message the journal knows must be in the log (a store written before the log
     was kept has none, or only its later part)."""
     db = ledger.opened.database
-    logged = db.query("SELECT COUNT(*) FROM inbound_log WHERE kind = 'message'")[0][0]
+    logged = db.query("SELECT COALESCE(SUM(lines), 0) FROM inbound_log")[0][0]
     known = (db.query("SELECT COUNT(*) FROM processed_messages")[0][0]
              + db.query("SELECT COUNT(*) FROM parked_messages")[0][0])
     if logged < known:
@@ -101,10 +113,11 @@ class _Replayer:
         self.pending: list[Inbound] = []
         self.start: Figures | None = None if window.since is not None else Figures.empty()
         self.messages = 0
+        self.messages_seen = 0  # the offset of a replayed line: its place in the log
 
     def run(self) -> Side:
         since, until = self.window.since, self.window.until
-        for seq, kind, at, raw in inbound_log(self.live):
+        for _, kind, at, raw in inbound_log(self.live):
             if kind == LOGGED_END:
                 self._flush()
                 self.engine.dead_letter_all_parked()
@@ -122,7 +135,9 @@ class _Replayer:
                     continue
                 if moment is not None and since is not None:
                     self._reach(moment)
-                self.pending.append(Inbound(raw or b"", "replay", None, seq, decoded))
+                self.messages_seen += 1
+                self.pending.append(
+                    Inbound(raw or b"", "replay", None, self.messages_seen, decoded))
                 if len(self.pending) >= BATCH:
                     self._flush()
         if self.start is None and since is not None:  # nothing at or after `since`

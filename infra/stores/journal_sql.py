@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from smsledger.consumers.journal import JOURNAL_TABLES, Batch
+from smsledger.consumers.journal import JOURNAL_TABLES, Batch, log_rows
 from smsledger.domain.policy_versions import stamp
 
 SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
@@ -108,8 +108,10 @@ def _write_deadlines(cursor: Any, batch: Batch, sql: Any) -> None:
 def _write_policy_log(cursor: Any, batch: Batch, sql: Any) -> None:
     """The inbound log, and the policy versions the batch's decisions used."""
     if batch.inbound:
-        cursor.executemany(sql("INSERT INTO inbound_log (kind, at, raw) VALUES (?, ?, ?)"),
-                           batch.inbound)
+        cursor.executemany(
+            sql("INSERT INTO inbound_log (kind, at, lines, raw) VALUES (?, ?, ?, ?)"),
+            log_rows(batch.inbound),
+        )
     if batch.policy_versions:
         cursor.executemany(
             sql(

@@ -11,7 +11,7 @@ from pathlib import Path
 from smsledger.consumers.ingest import ingest_lines
 from smsledger.infra.bootstrap import Ledger, bootstrap
 from smsledger.infra.settings import Settings
-from smsledger.infra.whatif import Window, replay
+from smsledger.infra.whatif import Window, inbound_log, replay
 from smsledger.infra.whatif_figures import figures
 from tests.scenario import START, Scenario, memory_store_url
 
@@ -21,8 +21,7 @@ def new_ledger() -> Ledger:
 
 
 def kinds(ledger: Ledger) -> list[str]:
-    rows = ledger.opened.database.query("SELECT kind FROM inbound_log ORDER BY seq")
-    return [r[0] for r in rows]
+    return [kind for _, kind, _, _ in inbound_log(ledger)]
 
 
 def opened_order() -> Scenario:
@@ -98,3 +97,13 @@ def test_a_replay_of_the_log_reproduces_the_store(tmp_path: Path) -> None:
     live_letters = ledger.opened.database.query("SELECT reason FROM dead_letters ORDER BY seq")
     assert letters == [tuple(r) for r in live_letters]
     assert ("unknown_order",) in letters
+
+
+def test_consecutive_messages_share_a_row_of_the_log() -> None:
+    ledger = new_ledger()
+    ingest_lines(ledger.engine(), [*opened_order().lines(), b"{broken"], source="one",
+                 batch_size=3)
+    rows = ledger.opened.database.query("SELECT kind, lines FROM inbound_log ORDER BY seq")
+    assert rows == [("messages", 3), ("messages", 2)]
+    assert [raw for _, _, _, raw in inbound_log(ledger)] == [*opened_order().lines(),
+                                                               b"{broken"]
