@@ -44,8 +44,14 @@ def built_in(policy: Policy) -> PolicyVersion:
 
 
 def stamp(moment: datetime) -> str:
-    """A fixed-width UTC time that sorts as text (microseconds always written)."""
+    """A fixed-width UTC time that sorts as text (microseconds always written), for storage."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def shown(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z, for people."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
 class PolicyVersions:
@@ -62,7 +68,7 @@ class PolicyVersions:
             if earlier.policy.effective_from == later.policy.effective_from:
                 raise PolicyFileError(
                     f"{later.source}: {later.ref} takes effect at the same time as"
-                    f" {earlier.ref} ({earlier.source}), {stamp(later.policy.effective_from)}"
+                    f" {earlier.ref} ({earlier.source}), {shown(later.policy.effective_from)}"
                 )
         for version in ordered:
             if version.ref in by_ref:
@@ -163,7 +169,7 @@ def store_conflicts(versions: PolicyVersions, used: list[UsedVersion]) -> list[s
         if current is None:
             problems.append(
                 f"policy version {record.ref} decided this store's messages (up to"
-                f" {stamp(record.last_at)}) but is not among the versions given"
+                f" {shown(record.last_at)}) but is not among the versions given"
                 f" ({', '.join(versions.refs)})"
             )
         elif current.digest != record.digest:
@@ -187,8 +193,8 @@ def _overlaps(versions: PolicyVersions, record: UsedVersion) -> list[str]:
     ]
     return [
         f"policy version {v.ref} ({v.source}) takes effect at"
-        f" {stamp(v.policy.effective_from)}, within the time {record.ref} decided this"
-        f" store's messages ({stamp(record.first_at)} to {stamp(record.last_at)}): it would"
+        f" {shown(v.policy.effective_from)}, within the time {record.ref} decided this"
+        f" store's messages ({shown(record.first_at)} to {shown(record.last_at)}): it would"
         f" contradict decisions already taken; a version added to a store must take effect"
         f" after them"
         for v in intruders

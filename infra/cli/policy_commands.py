@@ -12,7 +12,7 @@ from typing import Any
 
 from smsledger.consumers.messages import DecodeError, parse_time
 from smsledger.domain.policies import SINCE_EVER
-from smsledger.domain.policy_versions import PolicySet, PolicyVersion, PolicyVersions, stamp
+from smsledger.domain.policy_versions import PolicySet, PolicyVersion, PolicyVersions, shown
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.cli.inputs import UsageError
 from smsledger.infra.cli.render import print_json, print_table
@@ -74,7 +74,7 @@ def cmd_policies(args: argparse.Namespace, settings: Settings) -> int:
 def _version_row(version: PolicyVersion) -> dict[str, Any]:
     policy = version.policy
     return {"policy": policy.ref, "name": policy.name, "version": policy.version,
-            "effective_from": stamp(policy.effective_from), "text": version.text,
+            "effective_from": shown(policy.effective_from), "text": version.text,
             "rules": len(version.clauses), "digest": version.digest[:12],
             "source": version.source}
 
