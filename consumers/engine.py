@@ -21,13 +21,25 @@ from smsledger.domain.account import Account
 from smsledger.domain.errors import CurrencyMismatch, Refused
 from smsledger.domain.order import Order
 from smsledger.domain.policies import Policy
+from smsledger.domain.policy_versions import PolicyVersions
 from smsledger.domain.refund import RefundRequest
 from smsledger.projections.formats import iso
 
 from .handlers import HANDLERS, Ignored, Park, Refusal
-from .journal import Batch, Inbound, LedgerStore, Parked, Seen, message_digest
+from .journal import (
+    LOGGED_CLOCK,
+    LOGGED_END,
+    LOGGED_MESSAGE,
+    Batch,
+    Inbound,
+    LedgerStore,
+    Parked,
+    Seen,
+    message_digest,
+)
 from .messages import DecodeError, Message, decode
 from .parking import ParkingLot
+from .policy_choice import VersionInForce
 from .schedule import Deadlines, Ownership
 
 PARK_LIMIT = timedelta(hours=1)
@@ -78,15 +90,16 @@ class Engine:
     """Applies messages to the ledger; one engine per writer of a set of accounts."""
 
     def __init__(
-        self, store: LedgerStore, policy: Policy, *, consumer_group: str = "",
+        self, store: LedgerStore, policy: Policy | PolicyVersions, *, consumer_group: str = "",
         park_limit: timedelta = PARK_LIMIT, ownership: Ownership | None = None,
     ) -> None:
         self.store = store
-        self.policy = policy
+        self.versions = policy if isinstance(policy, PolicyVersions) else PolicyVersions.of(policy)
         self.consumer_group = consumer_group
         self.park_limit = park_limit
         self.counts = Counts()
         self._ownership = ownership or Ownership()
+        self._in_force = VersionInForce(self.versions)
         # A single writer tracks the deadline of every aggregate; a member of a consumer
         # group only those of its own accounts.
         self._tracks_every_deadline = type(self._ownership) is Ownership
@@ -97,6 +110,10 @@ class Engine:
         parked messages it owns."""
         owns, store = self._ownership, self.store
         self.watermark: datetime | None = store.watermark()
+        # The version in force at the message being handled (the handlers' `ctx.policy`).
+        self.policy: Policy = self.versions.in_force(self.watermark)
+        # The latest message time the inbound log holds from this engine.
+        self._logged_until: datetime | None = None
         self._deadlines = Deadlines()
         for aggregate_id, kind, due, account in store.deadlines():
             if owns.account(account):
@@ -170,10 +187,12 @@ class Engine:
             if prior is not None and not self._takes_used_id(inbound, message, prior):
                 pass
             elif isinstance(message, DecodeError):
+                self._log(inbound, None)
                 self._dead_letter(inbound, message.reason, message.detail, message_id,
                                   claim=prior is None)
             else:
                 self._seen_in_batch[message.id] = Seen(False, message_digest(inbound.raw))
+                self._log(inbound, message.at)
                 moved = self.advance(message.at)
                 self._apply(inbound, message, settled=self._all_settled_before(message, moved))
             self._record_offset(inbound)
@@ -218,8 +237,16 @@ class Engine:
             return False
         self.watermark = watermark
         self._batch.watermark = watermark
+        settled = self.counts.expired + self.counts.dead_lettered
         self._expire_before(watermark)
         self._expire_parked(watermark)
+        if self.counts.expired + self.counts.dead_lettered != settled and (
+            self._logged_until is None or watermark > self._logged_until
+        ):
+            # Moved by the clock, not by a message, and it settled something: a replay
+            # must move it here too.
+            self._batch.inbound.append((LOGGED_CLOCK, watermark.isoformat(), None))
+            self._logged_until = watermark
         return True
 
     def _expire_before(self, limit: datetime) -> None:
@@ -273,6 +300,15 @@ class Engine:
         `_all_settled_before`), so none can be overtaken."""
         if not settled:
             self._settle_overtaken(message)
+        policy = self._in_force.at(message.at, self._batch.policy_versions)
+        if policy is None:
+            self._dead_letter(
+                inbound, "no_policy_in_force",
+                f"no version of policy {self.versions.name} is in force at {iso(message.at)}",
+                message.id,
+            )
+            return
+        self.policy = policy
         try:
             outcome = HANDLERS[message.type](self, message)
         except Refused as refusal:
@@ -362,8 +398,18 @@ class Engine:
 
     def dead_letter_all_parked(self) -> None:
         """At the end of a finite input: whatever still waits will not be resolved by it."""
-        for parked in self._parking.take_all():
+        waiting = self._parking.take_all()
+        if waiting:
+            self._batch.inbound.append((LOGGED_END, None, None))
+        for parked in waiting:
             self._dead_letter_parked(parked)
+
+    # The inbound log a replay reads.
+
+    def _log(self, inbound: Inbound, at: datetime | None) -> None:
+        self._batch.inbound.append((LOGGED_MESSAGE, None, inbound.raw))
+        if at is not None and (self._logged_until is None or at > self._logged_until):
+            self._logged_until = at
 
     def _dead_letter_parked(self, parked: Parked) -> None:
         self._unpark(parked)
@@ -392,7 +438,7 @@ class Engine:
         return batch
 
     def _new_batch(self) -> Batch:
-        return Batch(consumer_group=self.consumer_group, policy=self.policy.name)
+        return Batch(consumer_group=self.consumer_group, policy=self.versions.name)
 
     @property
     def pending(self) -> int:

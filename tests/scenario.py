@@ -121,12 +121,12 @@ class Outcome:
 
 def run(
     messages: Scenario | list[bytes], *, policy: str = "sms-service", store: str | None = None,
-    batch_size: int = 100, cancel_lock: int | None = None,
+    batch_size: int = 100, cancel_lock: int | None = None, policy_dir: str | None = None,
 ) -> Outcome:
     """Ingest the messages on a fresh store (in memory unless given) and catch projections up."""
     lines = messages.lines() if isinstance(messages, Scenario) else messages
     ledger = bootstrap(Settings(store=store or memory_store_url(), policy=policy,
-                                cancel_lock=cancel_lock))
+                                cancel_lock=cancel_lock, policy_dir=policy_dir))
     counts = ingest_lines(ledger.engine(), lines, source="test", batch_size=batch_size)
     ledger.catch_up()
     return Outcome(ledger, counts.as_dict())
