@@ -8,18 +8,24 @@ import sys
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smsledger.consumers.messages import DecodeError, parse_time
 from smsledger.domain.policies import SINCE_EVER
 from smsledger.domain.policy_versions import PolicySet, PolicyVersion, PolicyVersions, shown
-from smsledger.infra.bootstrap import bootstrap
+from smsledger.infra.cli.conventions import add_store_options
 from smsledger.infra.cli.inputs import UsageError
+from smsledger.infra.cli.logging_options import add_log_options
 from smsledger.infra.cli.render import print_json, print_table
 from smsledger.infra.policy_files import load_policy_set, read_version_file
 from smsledger.infra.settings import Settings
-from smsledger.infra.whatif import Window, run_whatif
-from smsledger.infra.whatif_figures import AMOUNTS, account_differences, flows, side_report
+from smsledger.infra.stores.urls import masked
+
+if TYPE_CHECKING:
+    from smsledger.infra.whatif import Window
+
+# The replay's modules (stores, engine) are imported by `whatif` itself: building the
+# parser loads none of them.
 
 
 def add_policy_commands(sub: Any, common: argparse.ArgumentParser, command: Any) -> None:
@@ -37,7 +43,8 @@ def add_policy_commands(sub: Any, common: argparse.ArgumentParser, command: Any)
         "under its own policy (baseline) and under another (what-if), and compares the "
         "money flows. The live store is only read.",
     )
-    p.add_argument("--store", help="the store to replay (env SMSLEDGER_STORE)")
+    add_store_options(p)
+    add_log_options(p)
     p.add_argument("--policy-dir", metavar="DIR",
                    help="further policy versions (env SMSLEDGER_POLICY_DIR; default the"
                    " store's)")
@@ -107,10 +114,15 @@ def _time(flag: str, text: str | None) -> datetime | None:
 
 
 def cmd_whatif(args: argparse.Namespace, settings: Settings) -> int:
-    window = Window(_time("--since", args.since), _time("--until", args.until))
+    from smsledger.infra.bootstrap import bootstrap
+    from smsledger.infra.whatif import Window, run_whatif
+    from smsledger.infra.whatif_figures import account_differences, flows, side_report
+
+    window: Window = Window(_time("--since", args.since), _time("--until", args.until))
     if window.since and window.until and window.until <= window.since:
         raise UsageError("--until must be later than --since")
-    ledger = bootstrap(settings, remember_policy_dir=False)
+    # A store to replay must exist: a mistyped --store is an error, nothing is created.
+    ledger = bootstrap(settings, create=False, remember_policy_dir=False)
     try:
         known = load_policy_set(settings.policy_dir or ledger.opened.store.policy_dir())
         other = other_policy(args.whatif_policy, known)
@@ -118,7 +130,7 @@ def cmd_whatif(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         ledger.close()
     report = {
-        "store": settings.store,
+        "store": masked(settings.store),
         "window": {"since": args.since, "until": args.until},
         "messages": baseline.messages,
         "baseline": side_report(baseline.versions, baseline.start, baseline.end),
@@ -135,6 +147,8 @@ def cmd_whatif(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_report(report: dict[str, Any]) -> None:
+    from smsledger.infra.whatif_figures import AMOUNTS
+
     base, other = report["baseline"], report["whatif"]
     window = report["window"]
     print(f"what-if on {report['store']}: {report['messages']} messages replayed, from "
