@@ -142,7 +142,7 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
 @command("audit")
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from smsledger.infra.audit.replay import audit
-    from smsledger.infra.cli.chain_commands import audit_chain_lines, digest_arg
+    from smsledger.infra.cli.chain_actions import audit_chain_lines, digest_arg
 
     against = digest_arg(args.against) if args.against else None
     with opened(settings) as ledger:

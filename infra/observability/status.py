@@ -14,8 +14,6 @@ JOURNAL_COUNTS = {
     "dead_letters": "dead_letters",
     "parked": "parked_messages",
 }
-# Columns a chain table may be ordered by, most specific first.
-CHAIN_ORDER = ("position", "notification_id", "seq", "version", "id")
 
 
 def tables_with_columns(db: Any) -> dict[str, list[str]]:
@@ -64,21 +62,19 @@ def relay_positions(db: Any, tables: dict[str, list[str]], log_position: int
 
 
 def chain_head(db: Any, tables: dict[str, list[str]]) -> dict[str, Any] | None:
-    """The last link of a hash chain: the newest row of a table with a `digest` column
-    (None when the store has no such table)."""
-    for table, columns in sorted(tables.items()):
-        if "digest" not in columns:
-            continue
-        order = next((c for c in CHAIN_ORDER if c in columns), None)
-        if order is None:
-            continue
-        rows = db.query(f"SELECT {order}, digest FROM {table} ORDER BY {order} DESC LIMIT 1")
-        if not rows:
-            return {"table": table, order: None, "digest": None}
-        at, digest = rows[0]
-        shown = bytes(digest).hex() if isinstance(digest, bytes | memoryview) else digest
-        return {"table": table, order: at, "digest": shown}
-    return None
+    """The head of the store's hash chain (`ledger_chain`, moved in every transaction that
+    stores events): the position and digest `smsledger digest` prints; None for a store
+    without one."""
+    if "ledger_chain" not in tables:
+        return None
+    rows = db.query("SELECT head_position, head_digest, original_from FROM ledger_chain"
+                    " WHERE id = 1")
+    if not rows:
+        return None
+    position, digest, original_from = rows[0]
+    return {"position": position,
+            "digest": None if digest is None else bytes(digest).hex(),
+            "original_from": original_from}
 
 
 def store_status(db: Any, log_position: int, watermark: Any, policy: str | None

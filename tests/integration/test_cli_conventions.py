@@ -254,7 +254,8 @@ def test_bench_draws_each_phases_bar_with_rate_and_eta_on_a_terminal(tmp_path: P
                               tmp_path)
     assert "bench: scale ingest, ingesting [" in shown
     assert "bench: scale rebuild, rebuilding [" in shown
-    assert "ETA" in shown and "/s" in shown
+    assert "ETA" in shown
+    assert "/s" in shown
     assert "scale last_first_ratio" in shown
 
 
