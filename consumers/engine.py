@@ -210,6 +210,7 @@ class Engine:
             return False
         message_id = inbound_id(message)
         if not prior.dead_lettered:
+            self._log(inbound, None)  # not a duplicate: a replay dead-letters it again
             self._dead_letter(
                 inbound, "duplicate_id",
                 f"message id {message_id} was used before by a line with other bytes;"

@@ -107,3 +107,21 @@ def test_consecutive_messages_share_a_row_of_the_log() -> None:
     assert rows == [("messages", 3), ("messages", 2)]
     assert [raw for _, _, _, raw in inbound_log(ledger)] == [*opened_order().lines(),
                                                                b"{broken"]
+
+
+def test_a_replay_reproduces_the_dead_letter_of_a_reused_message_id(tmp_path: Path) -> None:
+    """Other bytes under the id of an applied message are dead-lettered (`duplicate_id`):
+    not a duplicate, so the log keeps the line and a replay dead-letters it again."""
+    ledger = new_ledger()
+    s = opened_order()
+    reused = s.lines()[1].replace(b"1000", b"2000")
+    assert reused != s.lines()[1]
+    ingest_lines(ledger.engine(), [*s.lines(), reused], source="one")
+    live = [tuple(r) for r in ledger.opened.database.query(
+        "SELECT reason FROM dead_letters ORDER BY seq")]
+    assert live == [("duplicate_id",)]
+    replay(ledger, ledger.policy, Window(), tmp_path, "again")
+    with sqlite3.connect(tmp_path / "again.db") as scratch:
+        letters = scratch.execute("SELECT reason FROM dead_letters ORDER BY seq").fetchall()
+    scratch.close()
+    assert letters == live
