@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,9 +86,17 @@ def _version_row(version: PolicyVersion) -> dict[str, Any]:
             "source": version.source}
 
 
-def other_policy(spec: str, known: PolicySet) -> PolicyVersions:
+def other_policy(spec: str, known: PolicySet, lock: timedelta | None = None) -> PolicyVersions:
     """A name: its versions by date. A version (NAME@VERSION or a file): that version
-    alone, deciding every message."""
+    alone, deciding every message. A `lock` (the cancel-lock setting) replaces the
+    early-cancel lock of each, as it does the store's own versions'."""
+    versions = _other_policy(spec, known)
+    if lock is None:
+        return versions
+    return versions.with_policies(lambda p: replace(p, cancel_lock=lock))
+
+
+def _other_policy(spec: str, known: PolicySet) -> PolicyVersions:
     if spec.endswith(".toml") or Path(spec).is_file():
         return _alone(read_version_file(Path(spec)))
     if "@" in spec:
@@ -114,7 +122,7 @@ def _time(flag: str, text: str | None) -> datetime | None:
 
 
 def cmd_whatif(args: argparse.Namespace, settings: Settings) -> int:
-    from smsledger.infra.bootstrap import bootstrap
+    from smsledger.infra.bootstrap import bootstrap, cancel_lock
     from smsledger.infra.whatif import Window, run_whatif
     from smsledger.infra.whatif_figures import account_differences, flows, side_report
 
@@ -125,7 +133,7 @@ def cmd_whatif(args: argparse.Namespace, settings: Settings) -> int:
     ledger = bootstrap(settings, create=False, remember_policy_dir=False)
     try:
         known = load_policy_set(settings.policy_dir or ledger.opened.store.policy_dir())
-        other = other_policy(args.whatif_policy, known)
+        other = other_policy(args.whatif_policy, known, cancel_lock(settings))
         baseline, whatif, checks = run_whatif(ledger, other, window)
     finally:
         ledger.close()
