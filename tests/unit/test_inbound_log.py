@@ -1,6 +1,7 @@
-"""The inbound log keeps what a replay needs: every line that was not a duplicate, where the
-clock moved without a message and settled something, and where an input ended with
-messages parked; a replay of it reproduces the store."""
+"""The inbound log keeps what a replay needs: every line that was not a duplicate, where a
+clock moved without a message and settled something, where an input was over and settled
+something, and where an input ended with messages parked; a replay of it reproduces the
+store."""
 
 from __future__ import annotations
 
@@ -125,3 +126,48 @@ def test_a_replay_reproduces_the_dead_letter_of_a_reused_message_id(tmp_path: Pa
         letters = scratch.execute("SELECT reason FROM dead_letters ORDER BY seq").fetchall()
     scratch.close()
     assert letters == live
+
+
+def test_an_input_over_that_settles_a_deadline_is_logged_and_replayed(tmp_path: Path) -> None:
+    """Another account's later message does not settle a1's order; the input being over
+    does (every deadline before the watermark), with no message: the log marks it."""
+    ledger = new_ledger()
+    s = opened_order()
+    s.at(timedelta(hours=2)).account("a2")
+    engine = ledger.engine()
+    engine.process(ingest_inbound(s))
+    engine.commit()
+    engine.input_over()
+    engine.commit()
+    assert engine.counts.expired == 1
+    assert kinds(ledger) == ["message"] * 5 + ["over"]
+    replay(ledger, ledger.policy, Window(), tmp_path, "again")
+    with sqlite3.connect(tmp_path / "again.db") as scratch:
+        replayed = scratch.execute("SELECT order_ref, state FROM orders").fetchall()
+    scratch.close()
+    assert replayed == [("o1", "timed_out")]
+
+
+def test_a_tick_copy_on_another_partition_that_settles_is_logged_as_a_clock() -> None:
+    """A tick reaches every partition under one id: the first copy is a logged message,
+    a later copy moving the order's own partition's clock is logged where it settles."""
+    from smsledger.consumers.journal import Inbound
+    from smsledger.consumers.partitions import PartitionOwnership, partition_of
+
+    ledger = new_ledger()
+    own = partition_of("a1", 2)
+    engine = ledger.engine("g", PartitionOwnership({0, 1}, 2))
+    s = opened_order()
+    tick = s.at(timedelta(hours=2)).send("clock.tick")
+    lines = s.lines()
+    records = [Inbound(line, "t", own, n) for n, line in enumerate(lines[:-1])]
+    records.append(Inbound(lines[-1], "t", 1 - own, 0))
+    engine.process(records)
+    engine.commit()
+    assert engine.counts.expired == 0
+    engine.process([Inbound(lines[-1], "t", own, len(lines))])
+    engine.commit()
+    assert engine.counts.expired == 1
+    assert kinds(ledger) == ["message"] * 5 + ["clock"]
+    assert [at for _, kind, at, _ in inbound_log(ledger) if kind == "clock"] == [
+        tick["at"].replace("Z", "+00:00")]
