@@ -18,14 +18,27 @@ from datetime import UTC, datetime, timedelta
 
 from smsledger.domain.errors import CurrencyMismatch, Refused
 from smsledger.domain.policies import Policy
+from smsledger.domain.policy_versions import PolicyVersions
 from smsledger.projections.formats import iso
 
 from .context import BatchContext, decoded_records, referenced_ids
 from .counts import Counts
 from .handlers import HANDLERS, Ignored, Park, Refusal
-from .journal import Batch, Inbound, LedgerStore, Parked, Seen, message_digest
+from .journal import (
+    LOGGED_CLOCK,
+    LOGGED_END,
+    LOGGED_MESSAGE,
+    LOGGED_OVER,
+    Batch,
+    Inbound,
+    LedgerStore,
+    Parked,
+    Seen,
+    message_digest,
+)
 from .messages import DecodeError, Message, decode
 from .parking import Parking
+from .policy_choice import VersionInForce
 from .schedule import ClockKey, Ownership
 from .settling import Settling, shifted
 
@@ -49,13 +62,13 @@ class Engine(BatchContext):
     """Applies messages to the ledger; one engine per writer of a set of accounts."""
 
     def __init__(
-        self, store: LedgerStore, policy: Policy, *, consumer_group: str = "",
+        self, store: LedgerStore, policy: Policy | PolicyVersions, *, consumer_group: str = "",
         park_limit: timedelta = PARK_LIMIT, ownership: Ownership | None = None,
         lateness: timedelta = ALLOWED_LATENESS, max_future: timedelta = MAX_FUTURE,
         wall_clock: Callable[[], datetime] = _wall_clock,
     ) -> None:
         self.store = store
-        self.policy = policy
+        self.versions = policy if isinstance(policy, PolicyVersions) else PolicyVersions.of(policy)
         self.consumer_group = consumer_group
         self.park_limit = park_limit
         self.max_future = max_future
@@ -63,6 +76,7 @@ class Engine(BatchContext):
         self.counts = Counts()
         self.ownership = ownership or Ownership()
         self.lateness = lateness
+        self._in_force = VersionInForce(self.versions)
         self._load()
 
     def _load(self) -> None:
@@ -71,6 +85,8 @@ class Engine(BatchContext):
         store, owns, consumer_group = self.store, self.ownership, self.consumer_group
         self.settling = Settling(self, self.counts, watermark=store.watermark(),
                                  ownership=owns, lateness=self.lateness)
+        # The version in force at the message being handled (the handlers' `ctx.policy`).
+        self.policy: Policy = self.versions.in_force(self.settling.watermark)
         for aggregate_id, kind, due, account in store.deadlines():
             if owns.account(account):
                 self.settling.restore(aggregate_id, kind, due, account)
@@ -122,6 +138,7 @@ class Engine(BatchContext):
                     # own partition's clock (moving a clock again changes nothing).
                     self._tick(clock_of(inbound), message.at)
             elif isinstance(message, DecodeError):
+                self._log(inbound)
                 self._dead_letter(inbound, message.reason, message.detail, message_id,
                                   claim=prior is None)
             elif message.at > horizon:
@@ -129,6 +146,7 @@ class Engine(BatchContext):
                                   f"{self.max_future} ahead of the clock", message_id)
             else:
                 self._seen_in_batch[message.id] = Seen(False, message_digest(inbound.raw))
+                self._log(inbound)
                 key = clock_of(inbound)
                 self._apply(inbound, message,
                             settled=self.settling.all_settled_before(message, key))
@@ -147,6 +165,7 @@ class Engine(BatchContext):
             return False
         message_id = inbound_id(message)
         if not prior.dead_lettered:
+            self._log(inbound)  # not a duplicate: a replay dead-letters it again
             self._dead_letter(
                 inbound, "duplicate_id",
                 f"message id {message_id} was used before by a line with other bytes;"
@@ -170,26 +189,54 @@ class Engine(BatchContext):
             self._tick(key, at)
             self._watermark_at(at)
 
-    def _tick(self, key: ClockKey, at: datetime) -> None:
+    def _tick(self, key: ClockKey, at: datetime, *, by_message: bool = False) -> None:
         """Clock `key` reached `at`: its deadlines, and its messages parked for longer than
-        the park limit, up to the allowed lateness behind it, are settled."""
+        the park limit, up to the allowed lateness behind it, are settled. A move no
+        message made that settled something is logged: a replay must move it there too."""
+        settled = self._settled_so_far()
         limit = self.settling.tick(key, at)
         if limit is None:
             return
         for parked in self.parking.older_than(self._batch, key, shifted(limit, -self.park_limit)):
             self._dead_letter_parked(parked)
+        if not by_message and self._settled_so_far() != settled:
+            self._batch.inbound.append((LOGGED_CLOCK, at.isoformat(), None))
+
+    def _settled_so_far(self) -> int:
+        return self.counts.expired + self.counts.dead_lettered
 
     def input_over(self) -> None:
         """The input is over: on each partition, every deadline before its latest event
-        time is settled, whatever its clock says (a single writer's: the watermark)."""
+        time is settled, whatever its clock says (a single writer's: the watermark). Where
+        that settled something it is logged, for a replay to settle there too."""
+        settled = self._settled_so_far()
+        self._settle_input()
+        if self._settled_so_far() != settled:
+            self._batch.inbound.append((LOGGED_OVER, None, None))
+
+    def _settle_input(self) -> None:
         for key in self.ownership.clocks():
             self.settling.input_over(key)
 
     def end_of_input(self) -> None:
         """At the end of a finite input: time settled (see `input_over`), and whatever is
-        still parked dead-lettered (this input will not bring what it waits for)."""
-        self.input_over()
-        self.dead_letter_all_parked()
+        still parked dead-lettered (this input will not bring what it waits for). Where
+        that settled or dead-lettered something it is logged, for a replay to end there."""
+        settled = self._settled_so_far()
+        self._settle_input()
+        waiting = self.parking.take_all(self._batch)
+        if waiting or self._settled_so_far() != settled:
+            self._batch.inbound.append((LOGGED_END, None, None))
+        for parked in waiting:
+            self._dead_letter_parked(parked)
+
+    def settle_to(self, at: datetime) -> None:
+        """Every deadline before `at`, and every message parked since before the park limit
+        ahead of it, settled on each clock, none of which moves (a replay's window edge)."""
+        for key in self.ownership.clocks():
+            self.settling.settle_before(key, at)
+            for parked in self.parking.older_than(self._batch, key, shifted(at, -self.park_limit)):
+                self._dead_letter_parked(parked)
 
     def _watermark_at(self, at: datetime) -> None:
         if self.settling.move_watermark(at):
@@ -216,9 +263,18 @@ class Engine(BatchContext):
         """`settled`: every deadline before the message's time is settled already (see
         `Settling.all_settled_before`), so none can be overtaken."""
         if message.type == CLOCK_TICK:
-            self._tick(self.ownership.clock_of_record(inbound), message.at)
+            self._tick(self.ownership.clock_of_record(inbound), message.at, by_message=True)
         elif not settled:
             self.settling.settle_overtaken(message)
+        policy = self._in_force.at(message.at, self._batch.policy_versions)
+        if policy is None:
+            self._dead_letter(
+                inbound, "no_policy_in_force",
+                f"no version of policy {self.versions.name} is in force at {iso(message.at)}",
+                message.id,
+            )
+            return
+        self.policy = policy
         try:
             outcome = HANDLERS[message.type](self, message)
         except Refused as refusal:
@@ -295,10 +351,10 @@ class Engine(BatchContext):
             else:
                 self._apply(parked.inbound, decode(parked.inbound.raw))
 
-    def dead_letter_all_parked(self) -> None:
-        """At the end of a finite input: whatever still waits will not be resolved by it."""
-        for parked in self.parking.take_all(self._batch):
-            self._dead_letter_parked(parked)
+    # The inbound log a replay reads.
+
+    def _log(self, inbound: Inbound) -> None:
+        self._batch.inbound.append((LOGGED_MESSAGE, None, inbound.raw))
 
     def _dead_letter_parked(self, parked: Parked) -> None:
         awaited = "account.opened for" if parked.kind == "account" else parked.kind
@@ -327,7 +383,7 @@ class Engine(BatchContext):
         return batch
 
     def _new_batch(self) -> Batch:
-        return Batch(consumer_group=self.consumer_group, policy=self.policy.name)
+        return Batch(consumer_group=self.consumer_group, policy=self.versions.name)
 
     @property
     def pending(self) -> int:

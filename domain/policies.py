@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .money import Allocation, DepositRecord, allocate_newest_first
@@ -48,6 +48,9 @@ ROUTE_ALTERNATIVE = "alternative"
 
 REFUND_REASONS = ("service_problem", "accidental", "third_party_incompatibility", "other")
 
+# The effective date of a policy built in code rather than read from its file: always.
+SINCE_EVER = datetime.min.replace(tzinfo=UTC)
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -55,6 +58,8 @@ class Policy:
 
     name: str
     version: str
+    # Event time from which this version decides (until the next version's).
+    effective_from: datetime = SINCE_EVER
     activation_window: timedelta = timedelta(minutes=20)
     cancel_lock: timedelta = timedelta(0)
     deposit_window: timedelta = timedelta(days=7)

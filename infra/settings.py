@@ -99,6 +99,8 @@ class Settings:
 
     store: str = DEFAULT_STORE
     policy: str | None = None  # None: the store's own policy, else DEFAULT_POLICY
+    # A directory of further policy versions (None: the one the store was last given).
+    policy_dir: str | None = None
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     batch_size: int = 8000
     # The early-cancel lock in seconds for new orders (None: the policy's own, 0 s).
@@ -204,6 +206,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         store=env.get("SMSLEDGER_STORE") or DEFAULT_STORE,
         policy=env.get("SMSLEDGER_POLICY") or None,
+        policy_dir=env.get("SMSLEDGER_POLICY_DIR") or None,
         kafka=kafka,
         batch_size=_env_int(env, "SMSLEDGER_BATCH", Settings.batch_size),
         cancel_lock=_env_lock(env),

@@ -149,14 +149,34 @@ def refresh_overdue(db: Any, cursor: Any, now: datetime) -> None:
     )
 
 
-def refresh_with(db: Any, cursor: Any, clock: Any) -> None:
+def refresh_with(db: Any, cursor: Any, clock: Any, *, accounts_derived: bool = False) -> None:
     """Columns that depend on many rows or on the clock, for what changed since last time
-    (`clock`: the event-time `now`, None before any event, and the `policy`)."""
+    (`clock`: the event-time `now`, None before any event, and the `policy` version in
+    force then). `accounts_derived`: every account was just derived under that version (a
+    rebuild). When the version in force changed since the last refresh, every account
+    with deposits is derived again."""
     refresh_provider_stats(db, cursor)
     refresh_order_series(db, cursor)
     if clock.now is None:
         return
-    accounts = set(stale_accounts(db, cursor))
-    accounts.update(accounts_crossing_window(db, cursor, clock.policy, clock.now))
-    refresh_deposits(db, cursor, sorted(accounts), clock.policy, clock.now)
+    if not accounts_derived:
+        accounts = set(stale_accounts(db, cursor))
+        if derived_under(db, cursor) == clock.policy.ref:
+            accounts.update(accounts_crossing_window(db, cursor, clock.policy, clock.now))
+        else:
+            db.execute(cursor, "SELECT DISTINCT account_id FROM deposits")
+            accounts.update(r[0] for r in cursor.fetchall())
+        refresh_deposits(db, cursor, sorted(accounts), clock.policy, clock.now)
+    db.execute(
+        cursor,
+        "INSERT INTO derived_under VALUES ('deposits', ?) ON CONFLICT (name)"
+        " DO UPDATE SET policy = excluded.policy",
+        (clock.policy.ref,),
+    )
     refresh_overdue(db, cursor, clock.now)
+
+
+def derived_under(db: Any, cursor: Any) -> str | None:
+    db.execute(cursor, "SELECT policy FROM derived_under WHERE name = 'deposits'")
+    row = cursor.fetchone()
+    return row[0] if row else None

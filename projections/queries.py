@@ -34,7 +34,7 @@ QUERIES: dict[str, tuple[str, str, str]] = {
     ),
     "refunds": (
         "SELECT request, account, status, requested, amount, fee, rules, review_due,"
-        " payout_due, overdue, route FROM refunds",
+        " payout_due, overdue, route, policy FROM refunds",
         "account", "request",
     ),
     "rejections": (
@@ -83,7 +83,7 @@ def _refunds(r: tuple[Any, ...]) -> dict[str, Any]:
         "request": r[0], "account": r[1], "status": r[2],
         "requested": None if r[3] is None else int(r[3]), "amount": _int(r[4]),
         "fee": _int(r[5]), "rules": _split(r[6]), "route": r[10], "payout_due": r[8],
-        "overdue": bool(r[9]),
+        "overdue": bool(r[9]), "policy": r[11],
     }
 
 

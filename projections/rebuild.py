@@ -77,7 +77,8 @@ def rebuild_all(
         write_series(db, cursor, writer.rows, writer.series)
         for statement in INDEXES:
             db.execute(cursor, statement)
-        refresh_with(db, cursor, clock)  # their rates and medians; accounts are done already
+        # Their rates and medians; the accounts were derived as they were written.
+        refresh_with(db, cursor, clock, accounts_derived=True)
         track(db, cursor, last)
     return folded
 

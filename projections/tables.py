@@ -83,6 +83,11 @@ TRACKING_TABLE = (
     "name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
 )
 
+# The policy version (`policy@version`) the clock-dependent columns were last derived under.
+DERIVED_UNDER_TABLE = (
+    "CREATE TABLE IF NOT EXISTS derived_under (name TEXT PRIMARY KEY, policy TEXT NOT NULL)"
+)
+
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS orders_by_group"
     " ON orders (provider, service, country, seconds_to_sms)",
@@ -99,7 +104,7 @@ INDEXES = (
 
 def relation_names() -> list[str]:
     """Every table and index `create_statements` makes."""
-    return ["projection_tracking", *TABLES, *index_names()]
+    return ["projection_tracking", "derived_under", *TABLES, *index_names()]
 
 
 def index_names() -> list[str]:
@@ -107,7 +112,7 @@ def index_names() -> list[str]:
 
 
 def create_statements() -> list[str]:
-    statements = [TRACKING_TABLE]
+    statements = [TRACKING_TABLE, DERIVED_UNDER_TABLE]
     for table, (columns, key) in TABLES.items():
         cols = ", ".join(f"{name} {kind}" for name, kind in columns)
         statements.append(

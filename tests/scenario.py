@@ -122,10 +122,12 @@ class Outcome:
 def run(
     messages: Scenario | list[bytes], *, policy: str = "sms-service", store: str | None = None,
     batch_size: int = 100, cancel_lock: int | None = None, max_future: timedelta | None = None,
+    policy_dir: str | None = None,
 ) -> Outcome:
     """Ingest the messages on a fresh store (in memory unless given) and catch projections up."""
     lines = messages.lines() if isinstance(messages, Scenario) else messages
-    settings = Settings(store=store or memory_store_url(), policy=policy, cancel_lock=cancel_lock)
+    settings = Settings(store=store or memory_store_url(), policy=policy, cancel_lock=cancel_lock,
+                        policy_dir=policy_dir)
     if max_future is not None:
         settings = replace(settings, max_future=max_future)
     ledger = bootstrap(settings)

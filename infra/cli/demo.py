@@ -44,6 +44,7 @@ def fresh_sqlite(url: str) -> None:
 def run_demo(
     config: SimulationConfig, *, policy: str, store: str | None, emit: str | None,
     show_progress: bool = True, cancel_lock: int | None = None,
+    policy_dir: str | None = None,
 ) -> DemoSummary:
     url = store or DEMO_STORE
     if url.startswith("sqlite:///") and "mode=memory" not in url:
@@ -51,7 +52,8 @@ def run_demo(
     lines = list(simulate_lines(config))
     if emit:
         write_jsonl(lines, emit)
-    ledger = bootstrap(Settings(store=url, policy=policy, cancel_lock=cancel_lock))
+    ledger = bootstrap(Settings(store=url, policy=policy, cancel_lock=cancel_lock,
+                                policy_dir=policy_dir))
     try:
         started = time.perf_counter()
         report = progress_printer("ingesting") if show_progress else None

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from smsledger.domain.policies import POLICIES
 from smsledger.infra.cli.conventions import (
     add_store_options,
     add_version,
@@ -185,7 +184,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     store = args.store or None
     policy = settings.policy or DEFAULT_POLICY
     summary = run_demo(config, policy=policy, store=store, emit=args.emit,
-                       cancel_lock=settings.cancel_lock)
+                       cancel_lock=settings.cancel_lock, policy_dir=settings.policy_dir)
     print(f"policy {policy}, seed {args.seed}, {args.accounts} accounts, "
           f"{args.days} day(s), store {masked(store or 'sqlite:///./smsledger-demo.db')}")
     print(format_summary(summary))
@@ -201,8 +200,12 @@ TIME_HELP = ("Event time is kept per account; clock.tick settles what lies more 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_store_options(common)
-    common.add_argument("--policy", choices=sorted(POLICIES),
-                        help="refund policy (env SMSLEDGER_POLICY; default sms-service)")
+    common.add_argument("--policy", metavar="NAME",
+                        help="refund policy: sms-service, 1001sms or one of --policy-dir"
+                        " (env SMSLEDGER_POLICY; default the store's, else sms-service)")
+    common.add_argument("--policy-dir", metavar="DIR",
+                        help="a directory of further policy versions (env SMSLEDGER_POLICY_DIR;"
+                        " default the one the store was last given)")
     add_log_options(common)
     parser = argparse.ArgumentParser(
         prog="smsledger", description="Event-sourced order and money engine for SMS numbers.")
@@ -259,6 +262,7 @@ def _add_optional_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     from smsledger.infra.cli.chain_commands import add_chain_commands
+    from smsledger.infra.cli.policy_commands import add_policy_commands
     from smsledger.infra.cli.runtime_commands import add_runtime_commands
     from smsledger.infra.cli.serve_commands import add_serve_commands
     from smsledger.infra.cli.status_commands import add_status_commands
@@ -267,6 +271,7 @@ def _add_optional_commands(
     add_status_commands(sub, common, command)
     add_serve_commands(sub, common, command)
     add_chain_commands(sub, common, command)
+    add_policy_commands(sub, common, command)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -276,6 +281,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
         store=getattr(args, "store", None) or settings.store,
         policy=getattr(args, "policy", None) or settings.policy,
         cancel_lock=_given(getattr(args, "cancel_lock", None), settings.cancel_lock),
+        policy_dir=getattr(args, "policy_dir", None) or settings.policy_dir,
     )
 
 

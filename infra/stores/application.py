@@ -14,7 +14,15 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, Transcoder
 
-from smsledger.consumers.journal import SINGLE_CLOCK, Batch, Inbound, Parked, Seen, message_digest
+from smsledger.consumers.journal import (
+    SINGLE_CLOCK,
+    Batch,
+    Inbound,
+    Parked,
+    Seen,
+    message_digest,
+)
+from smsledger.domain.policy_versions import UsedVersion
 from smsledger.infra.stores.transcoding import FastMapper, OrjsonTranscoder
 from smsledger.projections.db import Database
 
@@ -124,6 +132,26 @@ class EventStore:
     def policy_name(self) -> str | None:
         rows = self.database.query("SELECT policy FROM ledger_clock WHERE id = 1", ())
         return rows[0][0] if rows else None
+
+    def used_policy_versions(self) -> list[UsedVersion]:
+        rows = self.database.query(
+            "SELECT ref, digest, first_at, last_at FROM policy_versions ORDER BY ref", ())
+        return [UsedVersion(r[0], r[1], datetime.fromisoformat(r[2]),
+                            datetime.fromisoformat(r[3])) for r in rows]
+
+    def policy_dir(self) -> str | None:
+        rows = self.database.query("SELECT path FROM policy_dir WHERE id = 1", ())
+        return rows[0][0] if rows else None
+
+    def remember_policy_dir(self, path: str) -> None:
+        """Commands not given a policy directory use the one the store was last given."""
+        with self.database.transaction() as cursor:
+            self.database.execute(
+                cursor,
+                "INSERT INTO policy_dir VALUES (1, ?) ON CONFLICT (id)"
+                " DO UPDATE SET path = excluded.path",
+                (path,),
+            )
 
     def offsets(self, consumer_group: str) -> dict[tuple[str, int], int]:
         rows = self.database.query(

@@ -6,7 +6,14 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from smsledger.consumers.journal import JOURNAL_TABLES, RELEASED_NOTE, SINGLE_CLOCK, Batch
+from smsledger.consumers.journal import (
+    JOURNAL_TABLES,
+    RELEASED_NOTE,
+    SINGLE_CLOCK,
+    Batch,
+    log_rows,
+)
+from smsledger.domain.policy_versions import stamp
 
 SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
 POSTGRES_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY"}
@@ -64,6 +71,7 @@ def write_journal(
             ],
         )
     _write_deadlines(cursor, batch, sql)
+    _write_policy_log(cursor, batch, sql)
     if batch.offsets:
         cursor.executemany(
             sql(
@@ -151,3 +159,24 @@ def _write_clocks(cursor: Any, batch: Batch, sql: Any) -> None:
 
 def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat()
+
+
+def _write_policy_log(cursor: Any, batch: Batch, sql: Any) -> None:
+    """The inbound log, and the policy versions the batch's decisions used."""
+    if batch.inbound:
+        cursor.executemany(
+            sql("INSERT INTO inbound_log (kind, at, lines, raw) VALUES (?, ?, ?, ?)"),
+            log_rows(batch.inbound),
+        )
+    if batch.policy_versions:
+        cursor.executemany(
+            sql(
+                "INSERT INTO policy_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ref)"
+                " DO UPDATE SET first_at = CASE WHEN excluded.first_at < policy_versions.first_at"
+                " THEN excluded.first_at ELSE policy_versions.first_at END,"
+                " last_at = CASE WHEN excluded.last_at > policy_versions.last_at"
+                " THEN excluded.last_at ELSE policy_versions.last_at END"
+            ),
+            [(*row[:6], stamp(row[6]), stamp(row[7]))
+             for _, row in sorted(batch.policy_versions.items())],
+        )

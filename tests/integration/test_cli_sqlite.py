@@ -30,9 +30,9 @@ FIELDS = {
     "orders": {"order", "account", "state", "service", "country", "provider", "price",
                "charged", "released", "reason"},
     "deposits": {"deposit", "account", "method", "amount", "at", "refundable", "blocked_by"},
-    # ... plus how and when it is paid out (issue 13).
+    # DESIGN §9, how and when it is paid out (issue 13) and the deciding version (issue 19).
     "refunds": {"request", "account", "status", "requested", "amount", "fee", "rules",
-                "route", "payout_due", "overdue"},
+                "route", "payout_due", "overdue", "policy"},
 }
 AMOUNTS = {
     "balances": FIELDS["balances"] - {"account", "currency"},
@@ -581,6 +581,9 @@ BAD_ARGUMENTS = {
     "store directory missing": (["query", "orders", "--store", "sqlite:///{tmp}/no/dir/x.db"],
                                 "does not exist"),
     "store url without a file": (["audit", "--store", "sqlite:///"], "sqlite:///"),
+    # Names come from the policy files too (--policy-dir), so they are checked on load.
+    "unknown policy": (["ingest", "-", "--policy", "lenient", "--store",
+                        "sqlite:///{tmp}/s.db"], "unknown policy 'lenient'"),
 }
 
 
@@ -604,11 +607,10 @@ def test_bad_arguments_exit_2_with_one_line_and_no_traceback(
     "args",
     [
         ["query", "everything"],
-        ["ingest", "-", "--policy", "lenient"],
         ["history"],
         ["frobnicate"],
     ],
-    ids=["unknown view", "unknown policy", "missing id", "unknown command"],
+    ids=["unknown view", "missing id", "unknown command"],
 )
 def test_malformed_command_lines_exit_2_with_usage(args: list[str], tmp_path: Path) -> None:
     done = smsledger(*args, cwd=tmp_path)

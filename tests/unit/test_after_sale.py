@@ -225,8 +225,10 @@ def test_the_cancel_lock_setting_comes_from_the_environment() -> None:
     assert settings_from_env({}).cancel_lock is None
     ledger = bootstrap(Settings(store=memory_store_url(), cancel_lock=120))
     try:
-        assert ledger.policy.cancel_lock == timedelta(seconds=120)
-        assert ledger.policy.ref == "sms-service@1"
+        # The setting applies to every version of the policy.
+        assert [v.policy.cancel_lock for v in ledger.policy.versions] == [
+            timedelta(seconds=120)] * len(ledger.policy.versions)
+        assert ledger.policy.in_force(None).ref == "sms-service@1"
     finally:
         ledger.close()
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from smsledger.domain import ids
+from smsledger.domain.policy_versions import PolicyVersion
+from smsledger.infra.policy_files import package_folder, package_versions
 from tests.scenario import Outcome, Scenario, run
 
 MIN = timedelta(minutes=1)
@@ -408,3 +411,46 @@ def test_payment_details_after_14_days_come_too_late(kind: str) -> None:
     assert outcome.refund("r1")["status"] == "expired"
     assert outcome.counts["rejected"] == 1
     assert outcome.balance()["refunded_out"] == 0
+
+
+# --- The clauses the policy files quote ---------------------------------------------------
+
+SHARED_TEXTS = next(
+    (p / "shared" / "policies" for p in Path(__file__).resolve().parents
+     if (p / "shared" / "policies").is_dir()),
+    None,
+)
+
+
+def _version(policy: str) -> PolicyVersion:
+    (found,) = [v for v in package_versions() if v.policy.name == policy]
+    return found
+
+
+@pytest.mark.parametrize("policy", [SMS_SERVICE, ONE_THOUSAND_ONE])
+def test_every_clause_a_policy_file_quotes_is_in_the_policy_text_word_for_word(
+    policy: str
+) -> None:
+    version = _version(policy)
+    text = " ".join((package_folder() / version.text).read_text(encoding="utf-8").split())
+    assert version.clauses
+    for rule, clause in version.clauses.items():
+        assert " ".join(clause.split()) in text, (rule, clause)
+
+
+@pytest.mark.skipif(SHARED_TEXTS is None, reason="no shared/policies above the repository")
+@pytest.mark.parametrize("policy", [SMS_SERVICE, ONE_THOUSAND_ONE])
+def test_the_shipped_policy_text_is_the_shared_one(policy: str) -> None:
+    name = _version(policy).text
+    assert SHARED_TEXTS is not None
+    shipped = (package_folder() / name).read_bytes()
+    assert shipped == (SHARED_TEXTS / name).read_bytes()
+
+
+@pytest.mark.parametrize("policy", [SMS_SERVICE, ONE_THOUSAND_ONE])
+def test_every_rule_the_scenarios_expect_has_a_clause_in_the_policy_file(policy: str) -> None:
+    expected = {c[5] for c in REFUND_CASES if c[0] == policy and c[5] is not None}
+    expected |= {"order.sms_received"} if policy == ONE_THOUSAND_ONE else {
+        "order.wrong_code", "order.incomplete_sms", "order.code_displayed",
+        "order.number_already_used"}
+    assert expected <= set(_version(policy).clauses)
