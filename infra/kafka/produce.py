@@ -119,10 +119,9 @@ class Router:
         to the closed account: payouts naming them are routed there."""
         if kind == "account.closed":
             self.closed.add(account)
-            self.request_accounts.setdefault(closure_request(account), account)
-        deposit = _text(data.get("deposit"))
-        if kind == "deposit.succeeded" and account in self.closed and deposit is not None:
-            self.request_accounts.setdefault(returned_deposit_request(account, deposit), account)
+        opened = self._engine_opened(kind, account, data)
+        if opened is not None:
+            self.request_accounts.setdefault(opened[1], account)
 
     def _engine_opened(self, kind: Any, account: str, data: dict[str, Any]
                        ) -> tuple[str, str] | None:
