@@ -34,6 +34,7 @@ from smsledger.infra.stores.journal_sql import (
     release_claims,
     write_journal,
 )
+from smsledger.infra.stores.postgres_catalog import created_relations, schema_is_complete
 
 # Table creation takes this advisory lock (per database): CREATE ... IF NOT EXISTS does not
 # wait for a concurrent creator, so two processes opening a new store at once could fail in
@@ -129,6 +130,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         return None
 
     def create_table(self) -> None:
+        if self._schema_is_complete():  # opening an existing store takes no lock
+            self.datastore.register_type_adapters()
+            return
         with self.datastore.transaction(commit=True) as curs:  # holds the lock meanwhile
             lock_for_ddl(curs)
             self._create_schema()
@@ -142,6 +146,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 has_digest = cursor.fetchone() is not None
                 self.chain_upgrade = ensure_chain(cursor, self, has_digest=has_digest)
             self._add_digest_column()
+
+    def _schema_is_complete(self) -> bool:
+        relations = created_relations(
+            s.as_string(None) for s in self.sql_create_statements)
+        with self.datastore.transaction(commit=False) as curs, \
+                curs.connection.cursor(row_factory=tuple_row) as cursor:
+            return schema_is_complete(
+                cursor, self.datastore.schema, relations, self.events_table_name)
 
     def _add_digest_column(self) -> None:
         """A journal written before digests were kept gains the column. Looked up first:

@@ -84,3 +84,47 @@ def test_a_fold_and_a_derived_refresh_at_once_do_not_deadlock(pg_url: str) -> No
         assert db.query("SELECT SUM(stale) FROM balances")[0][0] == 0  # the refresh ran
     finally:
         ledger.close()
+
+
+def test_opening_a_store_a_writer_holds_takes_no_table_lock(pg_url: str) -> None:
+    """The read-model process opens the store while the ingest writes to it. Opening an
+    existing store runs no DDL: with the events table locked as a writer locks it, the open
+    completes at once (the library's CREATE INDEX IF NOT EXISTS would wait for the lock,
+    and, holding locks of its own, deadlock with the writer)."""
+    import psycopg
+
+    from smsledger.infra.stores.selection import open_store
+
+    open_store(pg_url).close()  # the store and all its tables
+    schema = pg_url.split("schema=", 1)[1]
+    writer = psycopg.connect(pg_url.split("?", 1)[0])
+    try:
+        writer.execute(f'LOCK TABLE "{schema}".smsledger_events IN EXCLUSIVE MODE')
+        writer.execute(f'LOCK TABLE "{schema}".processed_messages IN EXCLUSIVE MODE')
+        timed = f"{pg_url}&options=-c%20lock_timeout%3D2000"
+        opened = open_store(timed)  # a StoreError (lock timeout) if the open locked a table
+        try:
+            assert opened.store.watermark() is None
+        finally:
+            opened.close()
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+def test_opening_a_store_missing_a_table_creates_it(pg_url: str) -> None:
+    """The lock-free look is a look: a store short of one journal table gets it on open."""
+    from smsledger.infra.stores.selection import open_store
+
+    open_store(pg_url).close()
+    schema = pg_url.split("schema=", 1)[1]
+    admin = admin_connection()
+    try:
+        admin.execute(f'DROP TABLE "{schema}".late_messages')
+        open_store(pg_url).close()
+        found = admin.execute(
+            "SELECT COUNT(*) FROM pg_tables WHERE schemaname = %s AND tablename = %s",
+            (schema, "late_messages")).fetchone()
+        assert found == (1,)
+    finally:
+        admin.close()
