@@ -31,8 +31,9 @@ from smsledger.infra.stores.chain import DigestRef
 from smsledger.infra.stores.sqlite_database import SQLiteDatabase
 from smsledger.infra.stores.transcoding import UnknownTopicError
 from smsledger.projections import runner
+from smsledger.projections.columns import decode, decoders
 from smsledger.projections.queries import run_query
-from smsledger.projections.tables import TABLES
+from smsledger.projections.tables import TABLES, select_all_statement
 
 
 @dataclass
@@ -171,10 +172,13 @@ def compare_with_rebuild(ledger: Ledger, report: AuditReport) -> None:
             f" ({type(error).__name__}: {error})")
         scratch.datastore.close()
         return
+    live_db = ledger.opened.database
     for table, (columns, key) in TABLES.items():
         names = [c for c, _ in columns]
-        select = f"SELECT {', '.join(names)} FROM {table} ORDER BY {', '.join(key)}"
-        live, rebuilt = ledger.opened.database.query(select), scratch.query(select)
+        select = select_all_statement(table)
+        # Each side in the folds' form: a PostgreSQL store returns typed values.
+        live = [decode(decoders(table, live_db.dialect), r) for r in live_db.query(select)]
+        rebuilt = [decode(decoders(table, "sqlite"), r) for r in scratch.query(select)]
         if live != rebuilt:
             report.problems.append(_table_difference(table, names, key, live, rebuilt))
     scratch.datastore.close()
