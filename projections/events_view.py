@@ -18,7 +18,9 @@ _SQLITE = """CREATE VIEW IF NOT EXISTS events AS SELECT
  o."order" AS "order",
  r.request AS request,
  substr(e.topic, instr(e.topic, ':') + 1) AS type,
- replace(json_extract(CAST(e.state AS TEXT), '$.timestamp'), '+00:00', 'Z') AS at,
+ CASE WHEN length(json_extract(CAST(e.state AS TEXT), '$.timestamp')) = 25
+  THEN substr(json_extract(CAST(e.state AS TEXT), '$.timestamp'), 1, 19) || '.000000Z'
+  ELSE replace(json_extract(CAST(e.state AS TEXT), '$.timestamp'), '+00:00', 'Z') END AS at,
  e.originator_version AS version,
  CAST(e.state AS TEXT) AS data,
  e.originator_id AS aggregate_id
