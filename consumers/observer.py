@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .journal import Batch, Inbound
+from .journal import Batch
 
 # The `kafka_consumer.LedgerConsumer` (not imported: it imports this module).
 LedgerConsumer = Any
@@ -28,9 +28,6 @@ class ConsumerObserver:
 
     def applied(self, consumer: LedgerConsumer, records: int, seconds: float) -> None:
         """A batch of `records` was processed and committed in `seconds`."""
-
-    def late(self, inbound: Inbound) -> None:
-        """A record arrived behind the event time the merge had reached."""
 
     def assigned(self, consumer: LedgerConsumer, partitions: Sequence[Any]) -> None:
         """The group gave this member these partitions (their state is re-read)."""
@@ -59,10 +56,6 @@ class Observers(ConsumerObserver):
     def applied(self, consumer: LedgerConsumer, records: int, seconds: float) -> None:
         for observer in self.observers:
             observer.applied(consumer, records, seconds)
-
-    def late(self, inbound: Inbound) -> None:
-        for observer in self.observers:
-            observer.late(inbound)
 
     def assigned(self, consumer: LedgerConsumer, partitions: Sequence[Any]) -> None:
         for observer in self.observers:

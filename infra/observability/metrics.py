@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from smsledger.consumers.journal import Batch, Inbound
+from smsledger.consumers.journal import Batch
 from smsledger.consumers.observer import ConsumerObserver, LedgerConsumer
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,9 @@ class ConsumerMetrics(ConsumerObserver):
                               "Messages parked until their order or refund arrives",
                               registry=r)
         self.late_messages = Counter("smsledger_consumer_late_messages",
-                            "Records that arrived behind the merge's event time", registry=r)
+                            "Messages applied more than the allowed lateness behind"
+                            " their partition's clock (the late_messages journal)",
+                            registry=r)
         self.batch_seconds = Histogram("smsledger_consumer_batch_seconds",
                                        "Time to process and commit one batch",
                                        buckets=BATCH_BUCKETS, registry=r)
@@ -81,14 +83,13 @@ class ConsumerMetrics(ConsumerObserver):
             self.rejections.labels(rejection[5]).inc()
         if batch.parked:
             self.parked.inc(len(batch.parked))
+        if batch.late:
+            self.late_messages.inc(len(batch.late))
         self.stored.update(batch.offsets)
         engine = consumer.engine
         if engine is not None and engine.watermark is not None:
             self._watermark = engine.watermark.timestamp()
             self.watermark.set(self._watermark)
-
-    def late(self, inbound: Inbound) -> None:
-        self.late_messages.inc()
 
     def assigned(self, consumer: LedgerConsumer, partitions: Sequence[Any]) -> None:
         self.assigned_partitions.set(len(partitions))

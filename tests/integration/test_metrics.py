@@ -33,6 +33,11 @@ from tests.integration.kafka_support import (
 pytestmark = pytest.mark.kafka
 
 HOSTILE = [b"{not json", b'{"id":"h1","type":"nope","at":"2026-06-01T00:00:00Z"}']
+# A valid deposit for an account of the workload, at the start of its day: it arrives
+# after the day's traffic, far behind its partition's clock, and is applied late.
+LATE = (b'{"id":"late-1","type":"deposit.succeeded","at":"2026-06-01T00:00:00Z","data":'
+        b'{"account":"acc-0001","deposit":"late-d1","amount":100,"currency":"USD",'
+        b'"method":"card"}}')
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -62,9 +67,10 @@ def test_scraped_metrics_match_the_records_produced_and_the_store(
     producer = make_producer(kafka_settings)
     for raw in HOSTILE:
         producer.send(kafka_settings.topics.customer, key=b"acc-0001", value=raw)
+    producer.send(kafka_settings.topics.payments, key=b"acc-0001", value=LATE)
     producer.flush()
     producer.close()
-    produced = report.total + len(HOSTILE)  # clock ticks are sent to every partition
+    produced = report.total + len(HOSTILE) + 1  # clock ticks are sent to every partition
     port = free_port()
     member = start_consumer(store, small_batches(kafka_settings, 40), "--metrics-port", str(port),
                             "--log-format", "json")
@@ -97,6 +103,7 @@ def test_scraped_metrics_match_the_records_produced_and_the_store(
         db = ledger.opened.database
         rejections = Counter(r[0] for r in db.query("SELECT reason FROM rejections"))
         dead = Counter(r[0] for r in db.query("SELECT reason FROM dead_letters"))
+        late = [r[0] for r in db.query("SELECT message_id FROM late_messages")]
         watermark = ledger.opened.store.watermark()
     finally:
         ledger.close()
@@ -108,6 +115,8 @@ def test_scraped_metrics_match_the_records_produced_and_the_store(
     assert sum(rejections.values()) > 0, "the workload has rejections to count"
     assert by_label(values, "smsledger_consumer_dead_letters_total", "reason") == dead
     assert sum(dead.values()) == len(HOSTILE)
+    assert late == ["late-1"]
+    assert total(values, "smsledger_consumer_late_messages_total") == len(late)
     lag = [v for (n, _), v in values.items() if n == "smsledger_consumer_lag"]
     assert lag == [0] * 6  # 3 topics x 2 partitions, all read
     assert watermark is not None
