@@ -78,13 +78,11 @@ def project_until_told(store: str, policy: str, stop: Connection, logging_: tupl
     try:
         folded = 1
         while not stop.poll(0 if folded else 0.05):  # True on a message and on EOF
-            started = time.monotonic()
             folded = ledger.catch_up(derive=False)
-            pacer.folded(folded, time.monotonic() - started)
-            if pacer.due(idle=not folded):
-                started = time.monotonic()
-                ledger.refresh_derived()
-                pacer.refreshed(time.monotonic() - started)
+            pacer.folded(folded)
+            if pacer.due():
+                with pacer.refreshing():
+                    ledger.refresh_derived()
     except Exception:
         log.exception("read-model process failed")
         raise SystemExit(1) from None
@@ -93,27 +91,32 @@ def project_until_told(store: str, policy: str, stop: Connection, logging_: tupl
 
 
 class RefreshPacer:
-    """When the child refreshes the derived columns: once the time spent folding since
-    the last refresh is large enough that the refresh takes at most `share` of the two,
-    or when it is idle (nothing new to fold) with events folded since."""
+    """When the child refreshes the derived columns: when events were folded since the
+    last refresh and that refresh took at most `share` of the time since it began (the
+    first at once). A child that keeps up with the ingest, folding a batch at each of its
+    commits, would otherwise refresh after every commit, however long a refresh takes."""
 
-    def __init__(self, share: float = REFRESH_SHARE) -> None:
+    def __init__(self, share: float = REFRESH_SHARE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ratio = (1 - share) / share
+        self.clock = clock
         self.last_refresh_s = 0.0
-        self.folding_s = 0.0
+        self.ended_at = clock()
         self.pending = 0
 
-    def folded(self, events: int, seconds: float) -> None:
+    def folded(self, events: int) -> None:
         self.pending += events
-        self.folding_s += seconds
 
-    def due(self, *, idle: bool) -> bool:
-        if not self.pending:
-            return False
-        return idle or self.folding_s >= self.last_refresh_s * self.ratio
+    def due(self) -> bool:
+        return bool(self.pending) and (
+            self.clock() - self.ended_at >= self.last_refresh_s * self.ratio)
 
-    def refreshed(self, seconds: float) -> None:
-        self.last_refresh_s, self.folding_s, self.pending = seconds, 0.0, 0
+    @contextmanager
+    def refreshing(self) -> Iterator[None]:
+        started = self.clock()
+        yield
+        self.ended_at = self.clock()
+        self.last_refresh_s, self.pending = self.ended_at - started, 0
 
 
 class AlongsideProjector:

@@ -31,23 +31,36 @@ def test_postgresql_keeps_the_second_process_for_a_large_input() -> None:
     assert worth_it("postgresql://u@h/db?schema=s", ALONE_FROM_EVENTS * 1_000, 10**7)
 
 
-def test_the_refresh_waits_until_folding_has_taken_its_share() -> None:
-    pacer = RefreshPacer(share=0.25)  # folding may take 3x the last refresh
-    assert not pacer.due(idle=False)  # nothing folded yet
-    pacer.folded(100, 0.5)
-    assert pacer.due(idle=False)  # no refresh yet: the first is due at once
-    pacer.refreshed(1.0)
-    pacer.folded(100, 2.0)
-    assert not pacer.due(idle=False)
-    pacer.folded(100, 1.0)
-    assert pacer.due(idle=False)
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_an_idle_child_refreshes_what_it_folded_and_nothing_else() -> None:
-    pacer = RefreshPacer(share=0.25)
-    pacer.folded(10, 0.1)
-    pacer.refreshed(5.0)
-    assert not pacer.due(idle=True)  # nothing folded since
-    pacer.folded(10, 0.1)
-    assert not pacer.due(idle=False)
-    assert pacer.due(idle=True)
+def test_the_refresh_waits_until_it_would_take_no_more_than_its_share() -> None:
+    clock = Clock()
+    pacer = RefreshPacer(share=0.25, clock=clock)  # 3 s since for each second refreshing
+    assert not pacer.due()  # nothing folded yet
+    pacer.folded(100)
+    assert pacer.due()  # the first at once
+    with pacer.refreshing():
+        clock.now += 1.0
+    pacer.folded(100)
+    clock.now += 2.9
+    assert not pacer.due()
+    clock.now += 0.1
+    assert pacer.due()
+
+
+def test_nothing_folded_since_the_last_refresh_needs_none() -> None:
+    clock = Clock()
+    pacer = RefreshPacer(share=0.25, clock=clock)
+    pacer.folded(10)
+    with pacer.refreshing():
+        clock.now += 0.5
+    clock.now += 100.0
+    assert not pacer.due()
+    pacer.folded(1)
+    assert pacer.due()
