@@ -28,12 +28,39 @@ log = logging.getLogger(__name__)
 
 # Below this much input the second interpreter's start-up costs more than it saves.
 WORTH_IT_BYTES = 2_000_000
+# On SQLite, the log size from which one process is faster: the two share the database's
+# one write lock (a fold holds it while it folds) and every commit of one empties the
+# other's page cache, so the ingest waits longer as the log grows. Measured (wall clock of
+# ingest and final catch-up, BENCHMARKS.md 2026-12-02): two processes faster at 198,505
+# messages (~300k events, 14.7k against 13.3k msg/s) and 492,945 (~740k; 8.9k against
+# 8.3k), slower at 737,680 (~1.1M; 4.6k against 7.9k) and beyond. The store's events plus
+# the input's estimated ones are compared with this.
+ALONE_FROM_EVENTS = 800_000
+# Bytes of JSONL input per stored event, for that estimate (simulated traffic: 104).
+INPUT_BYTES_PER_EVENT = 100
+# The most of the child's time the derived columns may take. Refreshing them reads what a
+# stale period holds (a day's orders for the series, the deposits past their window), which
+# grows with the log: refreshed after every fold, as a catch-up does, they took the child's
+# CPU per 300,000 events from 7.9 s to 26.7 s over a 1.2M-message ingest of one simulated
+# day, and the ingest waited on the write lock meanwhile. Paced to this share, their cost
+# per event stays bounded; the ingest's own catch-up at the end refreshes them in full.
+REFRESH_SHARE = 0.2
 # How long a stopping child may finish the catch-up in hand before it is killed (each fold
 # is a transaction of its own: killing it loses nothing).
 STOP_GRACE_S = 10.0
 # Deaths within this span, beyond which the child is not started again.
 RESTARTS = 3
 RESTART_SPAN_S = 600.0
+
+
+def worth_it(store: str, input_bytes: int, events_stored: int) -> bool:
+    """Whether to fold the read models in a second process while ingesting `input_bytes`
+    of JSONL into a store that holds `events_stored` events: where it was measured faster."""
+    if input_bytes < WORTH_IT_BYTES:
+        return False
+    if not store.startswith("sqlite"):
+        return True  # no shared write lock; not measured at scale
+    return events_stored + input_bytes // INPUT_BYTES_PER_EVENT < ALONE_FROM_EVENTS
 
 
 class ReadModelProcessFailed(RuntimeError):
@@ -47,15 +74,49 @@ def project_until_told(store: str, policy: str, stop: Connection, logging_: tupl
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(*logging_)
     ledger = bootstrap(Settings(store=store, policy=policy))
+    pacer = RefreshPacer()
     try:
         folded = 1
         while not stop.poll(0 if folded else 0.05):  # True on a message and on EOF
-            folded = ledger.catch_up()
+            folded = ledger.catch_up(derive=False)
+            pacer.folded(folded)
+            if pacer.due():
+                with pacer.refreshing():
+                    ledger.refresh_derived()
     except Exception:
         log.exception("read-model process failed")
         raise SystemExit(1) from None
     finally:
         ledger.close()
+
+
+class RefreshPacer:
+    """When the child refreshes the derived columns: when events were folded since the
+    last refresh and that refresh took at most `share` of the time since it began (the
+    first at once). A child that keeps up with the ingest, folding a batch at each of its
+    commits, would otherwise refresh after every commit, however long a refresh takes."""
+
+    def __init__(self, share: float = REFRESH_SHARE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ratio = (1 - share) / share
+        self.clock = clock
+        self.last_refresh_s = 0.0
+        self.ended_at = clock()
+        self.pending = 0
+
+    def folded(self, events: int) -> None:
+        self.pending += events
+
+    def due(self) -> bool:
+        return bool(self.pending) and (
+            self.clock() - self.ended_at >= self.last_refresh_s * self.ratio)
+
+    @contextmanager
+    def refreshing(self) -> Iterator[None]:
+        started = self.clock()
+        yield
+        self.ended_at = self.clock()
+        self.last_refresh_s, self.pending = self.ended_at - started, 0
 
 
 class AlongsideProjector:

@@ -41,11 +41,17 @@ class Ledger:
         now = self.opened.store.watermark()
         return LedgerClock(now, self.policy.in_force(now))
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, *, derive: bool = True
+    ) -> int:
+        """Fold the events not folded yet; with `derive`, refresh the derived columns."""
         return runner.catch_up(
             self.opened.database, self.opened.recorder.select_stored_after, self.clock(),
-            progress=progress, rows=self._rows, log=self.opened.recorder,
+            progress=progress, rows=self._rows, log=self.opened.recorder, derive=derive,
         )
+
+    def refresh_derived(self) -> None:
+        runner.refresh_derived(self.opened.database, self.clock())
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         return runner.rebuild(

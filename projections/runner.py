@@ -115,6 +115,7 @@ def catch_up(
     decode: Callable[[bytes], dict[str, Any]] = orjson.loads,
     rows: BatchRows | None = None,
     log: AggregateOrderedLog | None = None,
+    derive: bool = True,
 ) -> int:
     """Fold every event after the tracking position; returns how many were folded.
 
@@ -124,12 +125,15 @@ def catch_up(
     kept by the caller from one catch-up to the next (see `BatchRows`). With the `log`
     readable by aggregate, a first catch-up over a log that has events (nothing folded
     yet: empty read models) is done as a rebuild, which gets to the same rows faster.
+    Without `derive` the columns derived across rows are left to a later catch-up (the
+    rows they depend on stay marked stale, see `refresh_derived`).
     """
     create_tables(db)
     if log is not None and position(db) == 0 and log.last_notification_id() > 0:
         return rebuild(db, log, clock, batch_size=batch_size, progress=progress, rows=rows)
     folded = _fold_all(db, read, rows or BatchRows(keep=True), batch_size, progress, decode)
-    refresh_derived(db, clock)
+    if derive:
+        refresh_derived(db, clock)
     return folded
 
 

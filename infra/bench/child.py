@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from smsledger.consumers.ingest import ingest_lines
-from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
+from smsledger.infra.alongside import projecting_alongside, worth_it
 from smsledger.infra.audit.replay import audit
 from smsledger.infra.bootstrap import Ledger, bootstrap
 from smsledger.infra.cli.render import end_progress, progress_printer
@@ -86,7 +86,8 @@ def ingest_marks(store: str, policy: str, path: str) -> tuple[int, float, dict[s
     marks: list[tuple[int, float, float]] = []
     started, cpu_started = time.perf_counter(), time.process_time()
     messages = ingest_into(
-        ledger, path, alongside=os.path.getsize(path) >= WORTH_IT_BYTES,
+        ledger, path, alongside=worth_it(store, os.path.getsize(path),
+                                         ledger.opened.recorder.last_notification_id()),
         progress=lambda count: marks.append(
             (count, time.perf_counter() - started, time.process_time() - cpu_started)))
     seconds = time.perf_counter() - started

@@ -79,7 +79,8 @@ def raw_limit(source_db: Path, target_db: Path) -> tuple[int, float]:
 
 def run(args: argparse.Namespace, settings: Settings, workdir: Path) -> BenchRun:
     policy = settings.policy or DEFAULT_POLICY
-    scale = scale_phase(args.scale, workdir, policy, args.slice) if args.scale else None
+    scale = (scale_phase(args.scale, workdir, policy, args.slice, args.scale_store)
+             if args.scale else None)
     if scale is not None and args.scale_only:
         return BenchRun(messages=0, scale=scale)
     result = _standard(args, settings, workdir, policy)

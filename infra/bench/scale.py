@@ -2,10 +2,13 @@
 of the log. The ingest is timed slice by slice (messages per second of each slice of the
 input), and so is a raw `executemany` of the same stored rows in the same order, the
 floor that SQLite's indexes alone impose; the last slice's rate over the first's is the
-shape that must stay flat."""
+shape that must stay flat. `--scale-store URL` runs the same phases on another store (a
+PostgreSQL URL; a schema of its own is made when the URL names none, and dropped after);
+the raw baseline is SQLite's alone."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -14,6 +17,7 @@ from typing import Any
 
 from smsledger.infra.bench.phase import Phase, child_phase
 from smsledger.infra.simulation.simulator import config_for_size, simulate_lines, write_jsonl
+from smsledger.infra.stores.urls import masked
 
 SLICE = 200_000
 
@@ -75,29 +79,63 @@ def _ratio(first: float, last: float) -> float:
     return round(last / first, 3) if first else 0.0
 
 
+def scale_store(workdir: Path, given: str | None) -> tuple[str, str | None]:
+    """The store the scale phases use, and the schema to drop after (None: keep it). A
+    PostgreSQL URL that names no schema gets a throw-away one."""
+    if given is None:
+        return f"sqlite:///{workdir / 'scale.db'}", None
+    if not given.startswith("postgres") or "schema=" in given:
+        return given, None
+    schema = f"bench_scale_{os.getpid()}"
+    return f"{given}{'&' if '?' in given else '?'}schema={schema}", schema
+
+
 def scale_phase(
-    messages: int, workdir: Path, policy: str, slice_size: int = SLICE
+    messages: int, workdir: Path, policy: str, slice_size: int = SLICE,
+    store_url: str | None = None,
 ) -> dict[str, Any]:
     """Ingest `messages` simulated messages the default way, then audit and rebuild the
     store, each in a fresh process; the figures of the `scale` object of the bench JSON."""
     jsonl = workdir / "scale.jsonl"
     written = write_jsonl(simulate_lines(config_for_size(messages, seed=1)), jsonl)
-    db = workdir / "scale.db"
-    store = f"sqlite:///{db}"
+    store, throw_away = scale_store(workdir, store_url)
+    try:
+        figures = _scale_phases(store, workdir, jsonl, policy, slice_size)
+    finally:
+        jsonl.unlink()
+        if throw_away is not None:
+            _drop_schema(store, throw_away)
+    return {"messages": written, "slice": slice_size, "store": masked(store), **figures}
+
+
+def _drop_schema(store: str, schema: str) -> None:
+    from smsledger.infra.stores.selection import open_store
+
+    opened = open_store(store, create=False)
+    try:
+        with opened.database.transaction() as cursor:
+            opened.database.execute(cursor, f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        opened.close()
+
+
+def _scale_phases(
+    store: str, workdir: Path, jsonl: Path, policy: str, slice_size: int
+) -> dict[str, Any]:
     ingest: Phase = child_phase("scale ingest", "msgs", "ingest-marks", store, policy,
                                 str(jsonl))
     marks = ingest.extra["marks"]
     slices = slices_from_marks([(int(m[0]), float(m[1])) for m in marks], slice_size)
     cpu = slices_from_marks([(int(m[0]), float(m[2])) for m in marks], slice_size)
     rates = [s.rate(slice_size) for s in slices]
-    raw = raw_slices(db, workdir / "scale-raw.db", len(slices))
+    raw: list[float] = []
+    if store.startswith("sqlite:///"):
+        raw = raw_slices(Path(store.removeprefix("sqlite:///")), workdir / "scale-raw.db",
+                         len(slices))
     raw_rates = [1 / s if s else 0.0 for s in raw]
     audit = child_phase("scale audit", "events", "audit", store, policy)
     rebuild = child_phase("scale rebuild", "events", "rebuild", store, policy)
-    jsonl.unlink()
     return {
-        "messages": written,
-        "slice": slice_size,
         "ingest_s": round(ingest.seconds, 2),
         "ingest_peak_rss_mb": round(ingest.peak_rss_mb, 1),
         "slices": [{"at": s.at, "msgs_per_s": round(r), "cpu_s": round(c.seconds, 2)}

@@ -60,7 +60,7 @@ def opened(settings: Settings, *, create: bool = False) -> Iterator[Ledger]:
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from smsledger.consumers.ingest import bounded_lines, ingest_lines
-    from smsledger.infra.alongside import WORTH_IT_BYTES, projecting_alongside
+    from smsledger.infra.alongside import projecting_alongside, worth_it
     from smsledger.infra.stores.writer_lock import sole_ingest
 
     source = args.file
@@ -74,8 +74,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         size = os.path.getsize(source) if source != "-" else 0
         share = (lambda: stream.tell() / size) if size and stream.seekable() else None
         report = progress_printer("ingesting", fraction=share) if not args.quiet else None
-        large = size >= WORTH_IT_BYTES
-        with projecting_alongside(settings.store, ledger.policy.name, enabled=large):
+        alongside = worth_it(settings.store, size, ledger.opened.recorder.last_notification_id())
+        with projecting_alongside(settings.store, ledger.policy.name, enabled=alongside):
             counts = ingest_lines(
                 ledger.engine(), bounded_lines(stream, settings.max_line_bytes), source=source,
                 batch_size=settings.batch_size, progress=report,

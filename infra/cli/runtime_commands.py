@@ -125,6 +125,9 @@ def add_runtime_commands(sub: Any, common: argparse.ArgumentParser, command: Any
                    help="messages per slice for --scale (default 200000)")
     p.add_argument("--scale-only", action="store_true",
                    help="with --scale: skip the phases at --messages")
+    p.add_argument("--scale-store", metavar="URL",
+                   help="with --scale: ingest into this store (e.g. postgresql://…; a schema of"
+                   " its own when the URL names none, dropped after; default a SQLite file)")
 
     command("consume")(cmd_consume)
     command("relay")(cmd_relay)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 import pytest
 
-from smsledger.infra.bench.scale import Slice, slices_from_marks
+from smsledger.infra.bench.scale import Slice, scale_store, slices_from_marks
 
 
 def test_slices_are_cut_at_each_boundary_between_batch_marks() -> None:
@@ -50,3 +51,17 @@ def test_bench_scale_reports_slices_audit_and_rebuild_in_its_json() -> None:
     assert scale["events"] > scale["messages"]
     for key in ("audit_s", "audit_peak_rss_mb", "rebuild_s", "rebuild_peak_rss_mb"):
         assert scale[key] > 0
+
+
+def test_the_scale_store_is_a_sqlite_file_or_the_given_url_with_a_schema_of_its_own(
+    tmp_path: Path,
+) -> None:
+    assert scale_store(tmp_path, None) == (f"sqlite:///{tmp_path / 'scale.db'}", None)
+    url, schema = scale_store(tmp_path, "postgresql://u@h:5432/db")
+    assert schema is not None
+    assert url == f"postgresql://u@h:5432/db?schema={schema}"
+    url, schema = scale_store(tmp_path, "postgresql://u@h/db?sslmode=disable")
+    assert url == f"postgresql://u@h/db?sslmode=disable&schema={schema}"
+    # A schema the user names is theirs: used, and not dropped after.
+    assert scale_store(tmp_path, "postgresql://u@h/db?schema=mine") == (
+        "postgresql://u@h/db?schema=mine", None)

@@ -86,6 +86,31 @@ def test_a_first_catch_up_is_a_rebuild_and_later_ones_fold_what_is_new(
         other.close()
 
 
+def test_catch_ups_that_leave_the_derived_columns_to_the_last_end_in_the_same_rows(
+    simulated: Folded,
+) -> None:
+    """The read-model process folds without refreshing the derived columns each time (see
+    `alongside.RefreshPacer`): the stale marks keep what is left, and the catch-up that
+    does refresh ends in the rows of refreshing every time."""
+    policy = simulated.ledger.policy.name
+    other = bootstrap(Settings(store=memory_store_url(), policy=policy))
+    try:
+        lines = list(simulate_lines(config_for_size(1500, seed=7)))
+        engine = other.engine()
+        db = other.opened.database
+        ingest_lines(engine, lines[:400], source="test", batch_size=100)
+        other.catch_up()  # the first is a rebuild, which derives
+        for start in range(400, len(lines), 400):
+            ingest_lines(engine, lines[start : start + 400], source="test", batch_size=100)
+            runner.catch_up(db, other.opened.recorder.select_stored_after, other.clock(),
+                            batch_size=300, derive=False)
+        assert db.query("SELECT count(*) FROM balances WHERE stale = 1")[0][0] > 0
+        assert other.catch_up() == 0  # nothing new to fold: only the refresh
+        assert every_column(db) == simulated.caught_up
+    finally:
+        other.close()
+
+
 class FailingLog:
     """The store's log, failing when the rebuild asks for its third page."""
 
