@@ -7,9 +7,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from smsledger.consumers.engine import Engine
-from smsledger.consumers.schedule import Ownership
 from smsledger.domain.policy_versions import PolicySet, PolicyVersions, store_conflicts
 from smsledger.infra.heap import tune_collector
 from smsledger.infra.policy_files import load_policy_set
@@ -18,6 +17,10 @@ from smsledger.infra.stores.selection import OpenStore, StoreError, masked, open
 from smsledger.projections import runner
 from smsledger.projections.rows import BatchRows
 from smsledger.projections.runner import LedgerClock
+
+if TYPE_CHECKING:  # the engine (and the domain's aggregates) only for the writers
+    from smsledger.consumers.engine import Engine
+    from smsledger.consumers.schedule import Ownership
 
 
 @dataclass
@@ -32,6 +35,8 @@ class Ledger:
     _rows: BatchRows = field(default_factory=lambda: BatchRows(keep=True), repr=False)
 
     def engine(self, consumer_group: str = "", ownership: Ownership | None = None) -> Engine:
+        from smsledger.consumers.engine import Engine
+
         return Engine(self.opened.store, self.policy, consumer_group=consumer_group,
                       ownership=ownership, lateness=self.settings.allowed_lateness,
                       max_future=self.settings.max_future)

@@ -18,7 +18,7 @@ from smsledger.infra.stores.chain import (
     originator_bytes,
     state_bytes,
 )
-from smsledger.infra.stores.transcoding import EVENT_CLASSES
+from smsledger.infra.stores.transcoding import event_classes
 
 PAGE = 5000
 KEPT_FINDINGS = 20
@@ -105,7 +105,7 @@ def _verify_row(report: ChainReport, walk: _Walk, row: tuple[Any, ...]) -> None:
         walk.position = position
         return
     uuid, version, topic, state = columns
-    if topic not in EVENT_CLASSES:
+    if topic not in event_classes():
         report.intact = False
         report.add(Finding(position, uuid, version, topic,
                            f"topic {topic!r} is not an event of this ledger"))

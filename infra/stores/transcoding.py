@@ -4,6 +4,7 @@ stored topics resolved only to this ledger's own event classes."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -12,20 +13,31 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic
 
-from smsledger.domain.account import Account
-from smsledger.domain.order import Order
-from smsledger.domain.refund import RefundRequest
 
-AGGREGATES = (Account, Order, RefundRequest)
-AGGREGATE_TOPICS = frozenset(get_topic(cls) for cls in AGGREGATES)
-# Every event class of this ledger by its topic. A stored topic is a module path and a
-# name, which the library would import to resolve: only these may be resolved.
-EVENT_CLASSES: dict[str, type] = {
-    get_topic(member): member
-    for aggregate in AGGREGATES
-    for member in vars(aggregate).values()
-    if isinstance(member, type) and issubclass(member, Aggregate.Event)
-}
+@cache
+def aggregate_topics() -> frozenset[str]:
+    return frozenset(get_topic(cls) for cls in _aggregates())
+
+
+@cache
+def event_classes() -> dict[str, type]:
+    """Every event class of this ledger by its topic. A stored topic is a module path and a
+    name, which the library would import to resolve: only these may be resolved. Made on
+    first use: a command that reads no event (a query) does not import the aggregates."""
+    return {
+        get_topic(member): member
+        for aggregate in _aggregates()
+        for member in vars(aggregate).values()
+        if isinstance(member, type) and issubclass(member, Aggregate.Event)
+    }
+
+
+def _aggregates() -> tuple[type, ...]:
+    from smsledger.domain.account import Account
+    from smsledger.domain.order import Order
+    from smsledger.domain.refund import RefundRequest
+
+    return (Account, Order, RefundRequest)
 
 
 class UnknownTopicError(ValueError):
@@ -69,11 +81,11 @@ class FastMapper(Mapper[UUID]):
         self._topics: dict[type, str] = {}
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        if stored_event.topic not in EVENT_CLASSES:
+        if stored_event.topic not in event_classes():
             raise UnknownTopicError(stored_event, stored_event.topic)
         event = super().to_domain_event(stored_event)
         created = getattr(event, "originator_topic", None)
-        if created is not None and created not in AGGREGATE_TOPICS:
+        if created is not None and created not in aggregate_topics():
             raise UnknownTopicError(stored_event, created)
         return event
 
