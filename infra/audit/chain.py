@@ -84,13 +84,20 @@ def event_columns(row: tuple[Any, ...]) -> tuple[UUID, int, str, bytes] | None:
     """(originator, version, topic, state) of a stored row, or None if they are not an
     event's (SQLite keeps whatever type was written by hand)."""
     _, originator, version, topic, state = row[:5]
-    try:
-        uuid = UUID(bytes=originator_bytes(originator))
-    except (ValueError, TypeError, AttributeError):
-        return None
-    if not isinstance(version, int) or not isinstance(topic, str) or state is None:
+    uuid = originator_uuid(originator)
+    if uuid is None or not isinstance(version, int) or not isinstance(topic, str) or (
+        state is None
+    ):
         return None
     return uuid, version, topic, state_bytes(state)
+
+
+def originator_uuid(originator: Any) -> UUID | None:
+    """A stored originator id as a UUID, or None if it is not one's."""
+    try:
+        return UUID(bytes=originator_bytes(originator))
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _verify_row(report: ChainReport, walk: _Walk, row: tuple[Any, ...]) -> None:

@@ -2,7 +2,11 @@
 replay the whole log, re-derive every balance, check the money invariant, and compare the
 read models with a rebuild made from scratch. A log altered by hand is reported, never
 folded into a crash: an aggregate whose versions have a gap or whose events cannot be read
-is named and left out of the money checks."""
+is named and left out of the money checks.
+
+The replay reads the log aggregate by aggregate, in the primary key's order, and keeps one
+aggregate in memory at a time; what the checks need of all of them goes to a scratch file
+(see `scratch`), so the audit's memory does not grow with the log."""
 
 from __future__ import annotations
 
@@ -12,27 +16,23 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
-from eventsourcing.sqlite import SQLiteDatastore
 
-from smsledger.domain import ids
-from smsledger.domain.account import Account
-from smsledger.domain.money import BUCKETS
-from smsledger.domain.order import Order
+from smsledger.infra.audit import log_reads
 from smsledger.infra.audit.chain import (
     ChainReport,
     aggregate_name,
     describe,
     event_columns,
+    originator_uuid,
     verify_chain,
 )
 from smsledger.infra.audit.journal import check_journal, check_policies
+from smsledger.infra.audit.money import MoneyCheck, compare_balances
+from smsledger.infra.audit.rebuilt import compare_tables, copy_live_tables, rebuild
+from smsledger.infra.audit.scratch import PAGE, Scratch, scratch
 from smsledger.infra.bootstrap import Ledger
-from smsledger.infra.stores.chain import DigestRef
-from smsledger.infra.stores.sqlite_database import SQLiteDatabase
+from smsledger.infra.stores.chain import DigestRef, state_bytes
 from smsledger.infra.stores.transcoding import UnknownTopicError
-from smsledger.projections import runner
-from smsledger.projections.queries import run_query
-from smsledger.projections.tables import TABLES
 
 
 @dataclass
@@ -52,57 +52,121 @@ class AuditReport:
         return not self.problems
 
 
-def replay(
-    ledger: Ledger, report: AuditReport, progress: Callable[[int], None] | None = None
-) -> dict[UUID, Any]:
-    """Every aggregate, rebuilt from its events in notification order; an event out of
-    version order or unreadable is reported and its aggregate set aside."""
-    recorder, mapper = ledger.opened.recorder, ledger.opened.mapper
-    aggregates: dict[UUID, Any] = {}
-    after = 0
-    while True:
-        rows = recorder.select_chain_after(after, 5000)
-        if not rows:
-            return aggregates
-        for row in rows:
+@dataclass
+class _Folded:
+    """One aggregate replayed so far, from the rows of one originator id as stored."""
+
+    stored_id: Any
+    originator: UUID | None = None
+    current: Any = None
+    position: int = 0
+    policies: set[str] = field(default_factory=set)
+    # An event out of version order, out of log order or unreadable: replayed again.
+    broken: bool = False
+
+
+class _Replay:
+    """Walks the log in (originator id, version) order. An aggregate whose events, in that
+    order, have consecutive versions at rising positions has them in the same order in the
+    log: it is folded as it comes. Any other is replayed again in log order, as the events
+    were written, so that what is reported is the first event out of place there (a
+    version swapped with a later one comes first in the log, not in the key's order)."""
+
+    def __init__(self, ledger: Ledger, report: AuditReport, up_to: int,
+                 take: Callable[[Any], None]) -> None:
+        self.database, self.recorder = ledger.opened.database, ledger.opened.recorder
+        self.mapper = ledger.opened.mapper
+        self.report, self.up_to, self.take = report, up_to, take
+        self.folded: _Folded | None = None
+
+    def row(self, row: tuple[Any, ...]) -> None:
+        folded = self.folded
+        if folded is None or row[1] != folded.stored_id:
+            self.end()
+            folded = self.folded = _Folded(row[1], originator_uuid(row[1]))
+            folded.broken = folded.originator in self.report.unreadable
+        position, version, topic, state = row[0], row[2], row[3], row[4]
+        if folded.broken or folded.originator is None or not isinstance(version, int) or (
+            not isinstance(topic, str) or state is None
+        ):
+            return  # columns not an event's: reported by the chain's pass
+        if position < folded.position:
+            folded.broken = True
+            return
+        columns = (folded.originator, version, topic, state_bytes(state))
+        folded.broken = self._step(folded, position, columns) is not None
+
+    def end(self) -> None:
+        """The aggregate walked so far is complete."""
+        folded, self.folded = self.folded, None
+        if folded is None or folded.originator is None:
+            return
+        if folded.broken:
+            folded = self._again(folded)
+        if folded is not None and folded.current is not None:
+            self.report.policies |= folded.policies
+            self.take(folded.current)
+
+    def _again(self, broken: _Folded) -> _Folded | None:
+        originator = broken.originator
+        if originator is None or originator in self.report.unreadable:
+            return None
+        folded = _Folded(broken.stored_id)
+        for row in log_reads.events_in_log_order(self.database, self.recorder,
+                                                 broken.stored_id, self.up_to):
             columns = event_columns(row)
-            if columns is not None:  # else reported by the chain's pass
-                _apply(recorder, mapper, row[0], columns, aggregates, report)
+            problem = None if columns is None else self._step(folded, row[0], columns)
+            if problem is not None:  # the decisions folded before it still name policies
+                self.report.policies |= folded.policies
+                self.report.unreadable.add(originator)
+                self.report.problems.append(
+                    f"{aggregate_name(self.recorder, originator)}: {problem}")
+                return None
+        return folded
+
+    def _step(self, folded: _Folded, position: int,
+              columns: tuple[UUID, int, str, bytes]) -> str | None:
+        """Apply one event; what is wrong with it, if it cannot be."""
+        version = columns[1]
+        expected = 1 if folded.current is None else folded.current.version + 1
+        if version != expected:
+            return _version_problem(expected, version)
+        try:
+            event = self.mapper.to_domain_event(StoredEvent(*columns))
+            folded.current = event.mutate(folded.current)
+        except (UnknownTopicError, MapperDeserialisationError) as error:
+            return f"event at position {position} cannot be read: {error}"
+        except Exception as error:  # an altered event's fields may break any apply()
+            return (f"event at position {position} cannot be applied"
+                    f" ({type(error).__name__}: {error})")
+        folded.position = position
+        policy = getattr(event, "policy", None)
+        if policy:
+            folded.policies.add(policy)
+        return None
+
+
+def replay(
+    ledger: Ledger, report: AuditReport, take: Callable[[Any], None], up_to: int,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Every aggregate of the log up to position `up_to`, rebuilt from its events and
+    handed to `take` when complete; an event out of version order or unreadable is
+    reported and its aggregate set aside."""
+    walk = _Replay(ledger, report, up_to, take)
+    after = None
+    while True:
+        rows = log_reads.events_by_aggregate(
+            ledger.opened.database, ledger.opened.recorder, after, up_to, PAGE)
+        if not rows:
+            break
+        for row in rows:
+            walk.row(row)
         report.events += len(rows)
-        after = rows[-1][0]
+        after = (rows[-1][1], rows[-1][2])
         if progress is not None:
             progress(report.events)
-
-
-def _apply(
-    recorder: Any, mapper: Any, position: int, columns: tuple[UUID, int, str, bytes],
-    aggregates: dict[UUID, Any], report: AuditReport,
-) -> None:
-    originator, version = columns[0], columns[1]
-    if originator in report.unreadable:
-        return
-    stored = StoredEvent(*columns)
-    current = aggregates.get(originator)
-    expected = 1 if current is None else current.version + 1
-    problem = None
-    if version != expected:
-        problem = _version_problem(expected, version)
-    else:
-        try:
-            event = mapper.to_domain_event(stored)
-            aggregates[originator] = event.mutate(current)
-            policy = getattr(event, "policy", None)
-            if policy:
-                report.policies.add(policy)
-        except (UnknownTopicError, MapperDeserialisationError) as error:
-            problem = f"event at position {position} cannot be read: {error}"
-        except Exception as error:  # an altered event's fields may break any apply()
-            problem = (f"event at position {position} cannot be applied"
-                       f" ({type(error).__name__}: {error})")
-    if problem is not None:
-        report.unreadable.add(originator)
-        aggregates.pop(originator, None)
-        report.problems.append(f"{aggregate_name(recorder, originator)}: {problem}")
+    walk.end()
 
 
 def _version_problem(expected: int, version: int) -> str:
@@ -115,94 +179,26 @@ def _version_problem(expected: int, version: int) -> str:
             " (swapped or duplicated)")
 
 
-def check_money(aggregates: dict[UUID, Any], report: AuditReport) -> dict[str, dict[str, int]]:
-    balances: dict[str, dict[str, int]] = {}
-    orders = {a.order: a for a in aggregates.values() if isinstance(a, Order)}
-    totals = dict.fromkeys(("deposited", *BUCKETS), 0)
-    for aggregate in aggregates.values():
-        if not isinstance(aggregate, Account):
-            continue
-        report.accounts += 1
-        balances[aggregate.account] = aggregate.balances()
-        for name, value in aggregate.balances().items():
-            totals[name] += value
-        report.problems.extend(
-            f"account {aggregate.account}: {error}" for error in aggregate.invariant_errors()
-        )
-        for ref, amount in aggregate.holds.items():
-            order = orders.get(ref)
-            if order is None or order.is_final or order.price != amount:
-                report.problems.append(
-                    f"account {aggregate.account}: hold {amount} for {ref} has no open order"
-                )
-    for order in orders.values():
-        report.orders += 1
-        if order.charged + order.released not in (0, order.price):
-            report.problems.append(f"order {order.order}: charged+released != price")
-    report.totals = totals
-    return balances
+def check_money(ledger: Ledger, report: AuditReport, into: Scratch, up_to: int,
+                progress: Callable[[int], None] | None = None) -> None:
+    """Replay the log up to position `up_to` and check every account and order."""
+    money = MoneyCheck(into)
+    replay(ledger, report, money.take, up_to, progress)
+    report.problems.extend(money.finish())
+    report.accounts, report.orders, report.totals = money.accounts, money.orders, money.totals
 
 
-def compare_balances(
-    ledger: Ledger, replayed: dict[str, dict[str, int]], report: AuditReport
-) -> None:
-    projected = {row["account"]: row for row in run_query(ledger.opened.database, "balances")}
-    for account in sorted(set(projected) | set(replayed)):
-        want, have = replayed.get(account), projected.get(account)
-        if want is None and ids.account_id(account) in report.unreadable:
-            continue  # reported already: its events could not be replayed
-        if want is None or have is None:
-            report.problems.append(f"balances: account {account} missing on one side")
-            continue
-        for name, value in want.items():
-            if have[name] != value:
-                report.problems.append(
-                    f"balances: {account}.{name} projected {have[name]}, replayed {value}"
-                )
-
-
-def compare_with_rebuild(ledger: Ledger, report: AuditReport) -> None:
-    scratch = SQLiteDatabase(SQLiteDatastore(f"file:audit{id(report)}?mode=memory&cache=shared"))
-    try:
-        runner.rebuild(scratch, ledger.opened.recorder, ledger.clock())
-    except Exception as error:  # folds of an altered log may fail anywhere: report it
-        report.problems.append(
-            f"projections: the read models cannot be rebuilt from this log"
-            f" ({type(error).__name__}: {error})")
-        scratch.datastore.close()
+def compare_read_models(ledger: Ledger, report: AuditReport, clock: Any,
+                        into: Scratch) -> None:
+    """The balances replayed against the projected ones, and every read model against a
+    rebuild from the log."""
+    copy_live_tables(ledger.opened.database, into)
+    report.problems.extend(compare_balances(into, report.unreadable))
+    failed = rebuild(ledger.opened.recorder, clock, into)
+    if failed is not None:
+        report.problems.append(failed)
         return
-    for table, (columns, key) in TABLES.items():
-        names = [c for c, _ in columns]
-        select = f"SELECT {', '.join(names)} FROM {table} ORDER BY {', '.join(key)}"
-        live, rebuilt = ledger.opened.database.query(select), scratch.query(select)
-        if live != rebuilt:
-            report.problems.append(_table_difference(table, names, key, live, rebuilt))
-    scratch.datastore.close()
-
-
-def _table_difference(
-    table: str, names: list[str], key: tuple[str, ...], live: list[Any], rebuilt: list[Any]
-) -> str:
-    positions = [names.index(k) for k in key]
-    by_key = {tuple(row[i] for i in positions): row for row in rebuilt}
-    live_keys = {tuple(row[i] for i in positions) for row in live}
-    differing = [row for row in live if by_key.get(tuple(row[i] for i in positions)) != row]
-    missing = [k for k in by_key if k not in live_keys]
-    detail = ""
-    if differing:
-        row = differing[0]
-        row_key = tuple(row[i] for i in positions)
-        other = by_key.get(row_key)
-        if other is None:
-            detail = f"; row {'/'.join(map(str, row_key))} is not in the rebuild"
-        else:
-            columns = [f"{n} {a!r} (rebuilt {b!r})" for n, a, b in zip(names, row, other,
-                                                                       strict=True) if a != b]
-            detail = f"; row {'/'.join(map(str, row_key))}: {', '.join(columns[:3])}"
-    elif missing:
-        detail = f"; row {'/'.join(map(str, missing[0]))} is missing from the live table"
-    return (f"projection {table}: {len(live)} rows live, {len(rebuilt)} rebuilt,"
-            f" {len(differing) + len(missing)} differ{detail}")
+    report.problems.extend(compare_tables(into))
 
 
 def audit(
@@ -227,10 +223,12 @@ def audit(
         ledger.catch_up()  # fold only a log that verifies
     elif clock is not None:
         report.problems.append("read models were not caught up: the log does not verify")
-    aggregates = replay(ledger, report, progress)
-    replayed = check_money(aggregates, report)
-    if clock is not None:
-        report.problems.extend(check_policies(clock.policy, report.policies))
-        compare_balances(ledger, replayed, report)
-        compare_with_rebuild(ledger, report)
+    with scratch() as into:
+        check_money(ledger, report, into, report.chain.last_position, progress)
+        # Counted as the chain's pass counts them, rows that are not an event's included
+        # (a NULL in its key keeps a row out of the walk by key).
+        report.events = report.chain.events
+        if clock is not None:
+            report.problems.extend(check_policies(clock.policy, report.policies))
+            compare_read_models(ledger, report, clock, into)
     return report

@@ -1,0 +1,94 @@
+"""The audit's comparison of the read models with a rebuild from scratch: the rebuild goes
+into a SQLite file of the scratch space, the live tables are copied beside it, and each
+pair of tables is merged row by row in key order, keeping only counts and the first
+difference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.sqlite import SQLiteDatastore
+
+from smsledger.infra.audit.scratch import Row, Scratch, copy_table, merged
+from smsledger.infra.stores.sqlite_database import SQLiteDatabase
+from smsledger.projections import runner
+from smsledger.projections.tables import TABLES
+
+
+def copy_live_tables(database: Any, into: Scratch) -> None:
+    """Every read model into `live_<table>` of the scratch file."""
+    for table, (columns, key) in TABLES.items():
+        copy_table(database, into, table, [c for c, _ in columns], key)
+
+
+def rebuild(log: Any, clock: Any, into: Scratch) -> str | None:
+    """The read models folded again from the whole log, into the scratch space's rebuild
+    file; what went wrong, if they cannot be."""
+    scratch = SQLiteDatabase(SQLiteDatastore(str(into.rebuilt_path)))
+    try:
+        runner.rebuild(scratch, log, clock)
+    except Exception as error:  # folds of an altered log may fail anywhere: report it
+        return (f"projections: the read models cannot be rebuilt from this log"
+                f" ({type(error).__name__}: {error})")
+    finally:
+        scratch.datastore.close()
+    into.attach_rebuilt()
+    return None
+
+
+def compare_tables(into: Scratch) -> list[str]:
+    problems = []
+    for table, (columns, key) in TABLES.items():
+        names = [c for c, _ in columns]
+        select = f"SELECT {', '.join(names)} FROM {{}} ORDER BY {', '.join(key)}"
+        positions = [names.index(k) for k in key]
+        difference = _Difference(names, positions)
+        for live, rebuilt in merged(into.rows(select.format(f"live_{table}")),
+                                    into.rows(select.format(f"rebuilt.{table}")),
+                                    key=lambda row: [row[i] for i in positions]):
+            difference.add(live, rebuilt)
+        if difference.differing or difference.missing:
+            problems.append(difference.message(table))
+    return problems
+
+
+@dataclass
+class _Difference:
+    """What a merge of a live table with its rebuild found: counts and the first rows."""
+
+    names: list[str]
+    positions: list[int]
+    live: int = 0
+    rebuilt: int = 0
+    differing: int = 0  # live rows not in the rebuild or not equal to their rebuilt row
+    missing: int = 0  # rebuilt rows whose key is not in the live table
+    first: tuple[Row, Row | None] | None = None
+    first_missing: Row | None = None
+
+    def add(self, live: Row | None, rebuilt: Row | None) -> None:
+        self.live += live is not None
+        self.rebuilt += rebuilt is not None
+        if live is None:
+            self.missing += 1
+            self.first_missing = self.first_missing or rebuilt
+        elif live != rebuilt:
+            self.differing += 1
+            self.first = self.first or (live, rebuilt)
+
+    def message(self, table: str) -> str:
+        detail = ""
+        if self.first is not None:
+            row, other = self.first
+            where = "/".join(str(row[i]) for i in self.positions)
+            if other is None:
+                detail = f"; row {where} is not in the rebuild"
+            else:
+                columns = [f"{n} {a!r} (rebuilt {b!r})"
+                           for n, a, b in zip(self.names, row, other, strict=True) if a != b]
+                detail = f"; row {where}: {', '.join(columns[:3])}"
+        elif self.first_missing is not None:
+            where = "/".join(str(self.first_missing[i]) for i in self.positions)
+            detail = f"; row {where} is missing from the live table"
+        return (f"projection {table}: {self.live} rows live, {self.rebuilt} rebuilt,"
+                f" {self.differing + self.missing} differ{detail}")

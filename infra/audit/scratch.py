@@ -1,0 +1,122 @@
+"""The audit's scratch space: a temporary folder with a SQLite file that holds what the
+audit must keep of the whole log (the replayed balances, the open holds and orders, a
+copy of the live read models) and, beside it, the read models rebuilt from scratch. What
+is compared is read back from there in key order and merged, so the audit's memory is a
+few pages and SQLite's bounded caches, whatever the size of the log."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+PAGE = 5000
+CACHE_KIB = 32 * 1024  # SQLite's page cache for the scratch file
+
+
+class Scratch:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.rebuilt_path = folder / "rebuilt.db"
+        self.connection = sqlite3.connect(folder / "audit.db", isolation_level=None)
+        # Nothing here must survive a crash: no journal, no syncs.
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{CACHE_KIB}"):
+            self.connection.execute(f"PRAGMA {pragma}")
+
+    def create(self, table: str, columns: Sequence[str], key: Sequence[str]) -> None:
+        """A table whose columns have no type: SQLite keeps every value as it was given
+        (a live value of the wrong type is compared as it is, not converted)."""
+        self.connection.execute(
+            f"CREATE TABLE {table} ({', '.join(columns)}, PRIMARY KEY ({', '.join(key)}))")
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], *, replace: bool = False) -> None:
+        if not rows:
+            return
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        marks = ", ".join("?" * len(rows[0]))
+        self.connection.execute("BEGIN")
+        self.connection.executemany(f"{verb} INTO {table} VALUES ({marks})", rows)
+        self.connection.execute("COMMIT")
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of a query as the cursor steps through them."""
+        yield from self.connection.execute(sql, tuple(params))
+
+    def count(self, table: str) -> int:
+        return int(self.connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def attach_rebuilt(self) -> None:
+        self.connection.execute("ATTACH DATABASE ? AS rebuilt", (str(self.rebuilt_path),))
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@contextmanager
+def scratch() -> Iterator[Scratch]:
+    """A scratch space in the system's temporary folder (TMPDIR), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="smsledger-audit-") as folder:
+        made = Scratch(Path(folder))
+        try:
+            yield made
+        finally:
+            made.close()
+
+
+def copy_table(
+    database: Any, into: Scratch, table: str, names: Sequence[str], key: Sequence[str]
+) -> None:
+    """Copy a live table into `live_<table>`, page by page in key order (a seek in its
+    primary key's index per page)."""
+    into.create(f"live_{table}", names, key)
+    select = f"SELECT {', '.join(names)} FROM {table}"
+    order = f" ORDER BY {', '.join(key)} LIMIT {PAGE}"
+    positions = [list(names).index(k) for k in key]
+    rows = database.query(select + " WHERE " + " AND ".join(f"{k} IS NOT NULL" for k in key)
+                          + order)
+    copied = 0
+    while rows:
+        into.insert(f"live_{table}", rows)
+        copied += len(rows)
+        last = [rows[-1][i] for i in positions]
+        rows = database.query(
+            f"{select} WHERE ({', '.join(key)}) > ({', '.join('?' * len(key))}){order}", last)
+    if database.query(f"SELECT COUNT(*) FROM {table}")[0][0] != copied:
+        # Rows with a NULL in their key (SQLite lets a hand-edit write one), which no walk
+        # by key reaches: copied as they are, to be found different from the rebuild.
+        into.insert(f"live_{table}", database.query(
+            f"{select} WHERE {' OR '.join(f'{k} IS NULL' for k in key)}"))
+
+
+def sort_key(values: Sequence[Any]) -> tuple[tuple[int, Any], ...]:
+    """A key in SQLite's order of values: NULL, numbers, text (by code point, as the
+    binary collation orders UTF-8), blobs."""
+    return tuple((0, 0) if v is None else (1, v) if isinstance(v, int | float)
+                 else (2, v) if isinstance(v, str) else (3, bytes(v)) for v in values)
+
+
+Row = tuple[Any, ...]
+
+
+def merged(
+    left: Iterable[Row], right: Iterable[Row], key: Callable[[Row], Sequence[Any]]
+) -> Iterator[tuple[Row | None, Row | None]]:
+    """The rows of two sequences ordered by `key` (as SQLite orders it), paired by key:
+    a key on one side only is paired with None."""
+    lefts, rights = iter(left), iter(right)
+    a, b = next(lefts, None), next(rights, None)
+    while a is not None or b is not None:
+        ka = sort_key(key(a)) if a is not None else None
+        kb = sort_key(key(b)) if b is not None else None
+        if kb is None or ka is not None and ka < kb:
+            yield a, None
+            a = next(lefts, None)
+        elif ka is None or kb < ka:
+            yield None, b
+            b = next(rights, None)
+        else:
+            yield a, b
+            a, b = next(lefts, None), next(rights, None)
