@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore
 
 from smsledger.infra.audit.scratch import Row, Scratch, copy_table, merged
 from smsledger.infra.stores.sqlite_database import SQLiteDatabase
@@ -22,10 +22,24 @@ def copy_live_tables(database: Any, into: Scratch) -> None:
         copy_table(database, into, table, [c for c, _ in columns], key)
 
 
+class _ScratchPool(SQLiteConnectionPool):
+    """Connections to the rebuild's scratch file, which need not survive a crash: no syncs,
+    and the rollback journal in memory (it holds only the pages the empty file had, not
+    the new ones a rebuild appends). In WAL mode each page would be written twice."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        for pragma in ("journal_mode=MEMORY", "synchronous=OFF"):
+            connection._sqlite_conn.execute(f"PRAGMA {pragma}")
+        return connection
+
+
 def rebuild(log: Any, clock: Any, into: Scratch) -> str | None:
     """The read models folded again from the whole log, into the scratch space's rebuild
     file; what went wrong, if they cannot be."""
-    scratch = SQLiteDatabase(SQLiteDatastore(str(into.rebuilt_path)))
+    datastore = SQLiteDatastore(str(into.rebuilt_path))
+    datastore.pool = _ScratchPool(db_name=str(into.rebuilt_path))  # has opened nothing yet
+    scratch = SQLiteDatabase(datastore)
     try:
         runner.rebuild(scratch, log, clock)
     except Exception as error:  # folds of an altered log may fail anywhere: report it

@@ -108,15 +108,20 @@ def merged(
     a key on one side only is paired with None."""
     lefts, rights = iter(left), iter(right)
     a, b = next(lefts, None), next(rights, None)
-    while a is not None or b is not None:
-        ka = sort_key(key(a)) if a is not None else None
-        kb = sort_key(key(b)) if b is not None else None
-        if kb is None or ka is not None and ka < kb:
-            yield a, None
-            a = next(lefts, None)
-        elif ka is None or kb < ka:
-            yield None, b
-            b = next(rights, None)
-        else:
+    while a is not None and b is not None:
+        ka, kb = key(a), key(b)
+        if ka == kb:  # the common case: no key needs SQLite's order of types
             yield a, b
             a, b = next(lefts, None), next(rights, None)
+        elif sort_key(ka) < sort_key(kb):
+            yield a, None
+            a = next(lefts, None)
+        else:
+            yield None, b
+            b = next(rights, None)
+    while a is not None:
+        yield a, None
+        a = next(lefts, None)
+    while b is not None:
+        yield None, b
+        b = next(rights, None)
