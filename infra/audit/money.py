@@ -12,7 +12,8 @@ from smsledger.domain import ids
 from smsledger.domain.account import Account
 from smsledger.domain.money import BUCKETS
 from smsledger.domain.order import Order
-from smsledger.infra.audit.scratch import Scratch, merged
+from smsledger.infra.audit.scratch import Scratch, copy_table, merged
+from smsledger.projections.tables import TABLES
 
 MONEY = ("deposited", *BUCKETS)
 
@@ -76,9 +77,11 @@ class MoneyCheck:
         return [*self.problems, *holds, *self.order_problems]
 
 
-def compare_balances(into: Scratch, unreadable: set[UUID]) -> list[str]:
-    """The replayed balances against the projected ones (the live copy of `balances`),
-    merged account by account."""
+def compare_balances(database: Any, into: Scratch, unreadable: set[UUID]) -> list[str]:
+    """The replayed balances against the projected ones (copied to the scratch file to be
+    read in account order), merged account by account."""
+    columns, key = TABLES["balances"]
+    copy_table(database, into, "balances", [c for c, _ in columns], key)
     problems: list[str] = []
     projected = into.rows(
         f"SELECT account, {', '.join(MONEY)} FROM live_balances ORDER BY account")

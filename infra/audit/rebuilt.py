@@ -10,16 +10,10 @@ from typing import Any
 
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore
 
-from smsledger.infra.audit.scratch import Row, Scratch, copy_table, merged
+from smsledger.infra.audit.scratch import Row, Scratch, live_rows, merged
 from smsledger.infra.stores.sqlite_database import SQLiteDatabase
 from smsledger.projections import runner
 from smsledger.projections.tables import TABLES
-
-
-def copy_live_tables(database: Any, into: Scratch) -> None:
-    """Every read model into `live_<table>` of the scratch file."""
-    for table, (columns, key) in TABLES.items():
-        copy_table(database, into, table, [c for c, _ in columns], key)
 
 
 class _ScratchPool(SQLiteConnectionPool):
@@ -51,16 +45,17 @@ def rebuild(log: Any, clock: Any, into: Scratch) -> str | None:
     return None
 
 
-def compare_tables(into: Scratch) -> list[str]:
+def compare_tables(database: Any, into: Scratch) -> list[str]:
+    """Every live read model against its rebuild (attached as `rebuilt`)."""
     problems = []
     for table, (columns, key) in TABLES.items():
         names = [c for c, _ in columns]
-        select = f"SELECT {', '.join(names)} FROM {{}} ORDER BY {', '.join(key)}"
+        rebuilt_rows = into.rows(
+            f"SELECT {', '.join(names)} FROM rebuilt.{table} ORDER BY {', '.join(key)}")
         positions = [names.index(k) for k in key]
         difference = _Difference(names, positions)
-        for live, rebuilt in merged(into.rows(select.format(f"live_{table}")),
-                                    into.rows(select.format(f"rebuilt.{table}")),
-                                    key=lambda row: [row[i] for i in positions]):
+        for live, rebuilt in merged(live_rows(database, into, table, names, key),
+                                    rebuilt_rows, key=lambda row: [row[i] for i in positions]):
             difference.add(live, rebuilt)
         if difference.differing or difference.missing:
             problems.append(difference.message(table))

@@ -16,7 +16,7 @@ from typing import Any
 from smsledger.infra.audit.chain import ChainReport, describe, verify_chain
 from smsledger.infra.audit.journal import check_journal, check_policies
 from smsledger.infra.audit.money import MoneyCheck, compare_balances
-from smsledger.infra.audit.rebuilt import compare_tables, copy_live_tables, rebuild
+from smsledger.infra.audit.rebuilt import compare_tables, rebuild
 from smsledger.infra.audit.report import AuditReport
 from smsledger.infra.audit.scratch import Scratch, scratch
 from smsledger.infra.audit.walk import LogTee, Replay
@@ -47,7 +47,6 @@ def _replay_and_compare(
     walk = Replay(ledger.opened, report, chain.last_position, money.take, progress)
     failed = None
     if clock is not None:
-        copy_live_tables(ledger.opened.database, into)
         tee = LogTee(walk) if chain.malformed == 0 else None
         failed = rebuild(tee or ledger.opened.recorder, clock, into)
         if tee is not None and tee.error is not None:
@@ -57,9 +56,10 @@ def _replay_and_compare(
     report.accounts, report.orders, report.totals = money.accounts, money.orders, money.totals
     if clock is None:
         return
+    database = ledger.opened.database
     report.problems.extend(check_policies(clock.policy, report.policies))
-    report.problems.extend(compare_balances(into, report.unreadable))
-    report.problems.extend([failed] if failed is not None else compare_tables(into))
+    report.problems.extend(compare_balances(database, into, report.unreadable))
+    report.problems.extend([failed] if failed is not None else compare_tables(database, into))
 
 
 def audit(

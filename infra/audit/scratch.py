@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 PAGE = 5000
+Row = tuple[Any, ...]
 CACHE_KIB = 32 * 1024  # SQLite's page cache for the scratch file
 
 
@@ -21,6 +22,7 @@ class Scratch:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.rebuilt_path = folder / "rebuilt.db"
+        self.copied: set[str] = set()  # the live tables copied into `live_<table>`
         self.connection = sqlite3.connect(folder / "audit.db", isolation_level=None)
         # Nothing here must survive a crash: no journal, no syncs.
         for pragma in ("journal_mode=OFF", "synchronous=OFF", f"cache_size=-{CACHE_KIB}"):
@@ -66,29 +68,53 @@ def scratch() -> Iterator[Scratch]:
             made.close()
 
 
-def copy_table(
-    database: Any, into: Scratch, table: str, names: Sequence[str], key: Sequence[str]
-) -> None:
-    """Copy a live table into `live_<table>`, page by page in key order (a seek in its
-    primary key's index per page)."""
-    into.create(f"live_{table}", names, key)
+def pages_by_key(
+    database: Any, table: str, names: Sequence[str], key: Sequence[str]
+) -> Iterator[list[Row]]:
+    """A live table's rows, page by page in key order (a seek in its primary key's index
+    per page). Rows with a NULL in their key (SQLite lets a hand-edit write one), which no
+    walk by key reaches, come last, to be found different from the rebuild."""
     select = f"SELECT {', '.join(names)} FROM {table}"
     order = f" ORDER BY {', '.join(key)} LIMIT {PAGE}"
     positions = [list(names).index(k) for k in key]
     rows = database.query(select + " WHERE " + " AND ".join(f"{k} IS NOT NULL" for k in key)
                           + order)
-    copied = 0
+    read = 0
     while rows:
-        into.insert(f"live_{table}", rows)
-        copied += len(rows)
+        yield rows
+        read += len(rows)
         last = [rows[-1][i] for i in positions]
         rows = database.query(
             f"{select} WHERE ({', '.join(key)}) > ({', '.join('?' * len(key))}){order}", last)
-    if database.query(f"SELECT COUNT(*) FROM {table}")[0][0] != copied:
-        # Rows with a NULL in their key (SQLite lets a hand-edit write one), which no walk
-        # by key reaches: copied as they are, to be found different from the rebuild.
-        into.insert(f"live_{table}", database.query(
-            f"{select} WHERE {' OR '.join(f'{k} IS NULL' for k in key)}"))
+    if database.query(f"SELECT COUNT(*) FROM {table}")[0][0] != read:
+        yield database.query(f"{select} WHERE {' OR '.join(f'{k} IS NULL' for k in key)}")
+
+
+def copy_table(
+    database: Any, into: Scratch, table: str, names: Sequence[str], key: Sequence[str]
+) -> None:
+    """A live table into `live_<table>` of the scratch file, once."""
+    if table in into.copied:
+        return
+    into.create(f"live_{table}", names, key)
+    for rows in pages_by_key(database, table, names, key):
+        into.insert(f"live_{table}", rows)
+    into.copied.add(table)
+
+
+def live_rows(
+    database: Any, into: Scratch, table: str, names: Sequence[str], key: Sequence[str]
+) -> Iterator[Row]:
+    """A live table's rows in key order as SQLite orders it: read from a SQLite store as
+    they are, copied to the scratch file first from PostgreSQL (which orders text by its
+    collation)."""
+    if database.dialect == "sqlite":
+        for rows in pages_by_key(database, table, names, key):
+            yield from rows
+        return
+    copy_table(database, into, table, names, key)
+    yield from into.rows(f"SELECT {', '.join(names)} FROM live_{table}"
+                         f" ORDER BY {', '.join(key)}")
 
 
 def sort_key(values: Sequence[Any]) -> tuple[tuple[int, Any], ...]:
@@ -96,9 +122,6 @@ def sort_key(values: Sequence[Any]) -> tuple[tuple[int, Any], ...]:
     binary collation orders UTF-8), blobs."""
     return tuple((0, 0) if v is None else (1, v) if isinstance(v, int | float)
                  else (2, v) if isinstance(v, str) else (3, bytes(v)) for v in values)
-
-
-Row = tuple[Any, ...]
 
 
 def merged(
