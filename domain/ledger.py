@@ -88,11 +88,12 @@ def place_order(
         return Order.reject(
             id=id_, order=order, account=account_ref, service=service, country=country,
             price=price, at=at, reason=refusal or "unknown_account",
+            currency=None if account is None else account.currency,
         )
     placed = Order.request(
         id=id_, order=order, account=account_ref, service=service, country=country,
         price=price, at=at, window=policy.activation_window, policy=policy.ref,
-        cancel_lock=policy.cancel_lock,
+        cancel_lock=policy.cancel_lock, currency=account.currency,
     )
     account.hold(order=order, amount=price, at=at)
     _waiver_by_conduct(account, "order", at, policy)

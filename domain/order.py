@@ -46,6 +46,7 @@ class Order(LedgerAggregate):
         deadline: datetime
         policy: str
         cancel_lock: int = 0  # seconds after issue (or request) before a cancel is allowed
+        currency: str | None = None  # the account's, the price's; None in older events
 
         def apply(self, order: Order) -> None:
             order._set_request(self)
@@ -60,6 +61,7 @@ class Order(LedgerAggregate):
         country: str
         price: int
         reason: str
+        currency: str | None = None  # None for an unknown account, and in older events
 
         def apply(self, order: Order) -> None:
             order._set_request(self)
@@ -178,22 +180,22 @@ class Order(LedgerAggregate):
     def request(
         cls, *, id: UUID, order: str, account: str, service: str, country: str,  # noqa: A002
         price: int, at: datetime, window: timedelta, policy: str,
-        cancel_lock: timedelta = timedelta(0),
+        cancel_lock: timedelta = timedelta(0), currency: str | None = None,
     ) -> Order:
         return cls._create(
             cls.Requested, id=id, timestamp=at, order=order, account=account, service=service,
             country=country, price=price, deadline=at + window, policy=policy,
-            cancel_lock=int(cancel_lock.total_seconds()),
+            cancel_lock=int(cancel_lock.total_seconds()), currency=currency,
         )
 
     @classmethod
     def reject(
         cls, *, id: UUID, order: str, account: str, service: str, country: str,  # noqa: A002
-        price: int, at: datetime, reason: str,
+        price: int, at: datetime, reason: str, currency: str | None = None,
     ) -> Order:
         return cls._create(
             cls.Rejected, id=id, timestamp=at, order=order, account=account, service=service,
-            country=country, price=price, reason=reason,
+            country=country, price=price, reason=reason, currency=currency,
         )
 
     @property

@@ -54,6 +54,7 @@ class RefundRequest(LedgerAggregate):
         route: str | None = None  # original_method / alternative; None: nothing to pay
         # What triggered each rule (see `policies.RefundDecision`); none in older events.
         triggers: Sequence[dict[str, Any]] = ()
+        currency: str | None = None  # the account's; None in older events
 
         def apply(self, refund: RefundRequest) -> None:
             refund.request = self.request
@@ -120,7 +121,7 @@ class RefundRequest(LedgerAggregate):
         cls, *, id: UUID, request: str, account: str, reason: str,  # noqa: A002
         requested: int | None, decision: RefundDecision, policy: str, at: datetime,
         details_due: datetime | None, review_due: datetime | None, payout_due: datetime | None,
-        route: str | None = None,
+        route: str | None = None, currency: str | None = None,
     ) -> RefundRequest:
         return cls._create(
             cls.Decided, id=id, timestamp=at, request=request, account=account, reason=reason,
@@ -131,7 +132,7 @@ class RefundRequest(LedgerAggregate):
             review_due=review_due if decision.status != "rejected" else None,
             payout_due=payout_due if decision.status != "rejected" else None,
             route=route if decision.status != "rejected" else None,
-            triggers=list(decision.triggers),
+            triggers=list(decision.triggers), currency=currency,
         )
 
     @property

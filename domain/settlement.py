@@ -33,7 +33,7 @@ def open_request(
         details_due=at + policy.details_window if policy.details_window else None,
         review_due=add_working_days(at, policy.review_working_days),
         payout_due=at + policy.payout_window if policy.payout_window else None,
-        route=refund_route(policy, methods),
+        route=refund_route(policy, methods), currency=account.currency,
     )
     if decision.status != "rejected":
         account.reserve_refund(

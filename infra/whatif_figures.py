@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from smsledger.projections.formats import iso
+from smsledger.projections.columns import bound_in, json_list
 
 # Per account, in minor units.
 AMOUNTS = ("refunded_out", "refund_pending", "refunds_to_balance", "forfeited", "revenue")
@@ -69,7 +69,7 @@ def _requests(db: Any, since: datetime | None) -> Requests:
     params: tuple[Any, ...] = ()
     if since is not None:
         sql += " WHERE requested_at >= ?"
-        params = (iso(since),)
+        params = (bound_in(db.dialect, since),)
     found = Requests()
     for status, amount, rules in db.query(sql, params):
         granted = status in GRANTED
@@ -77,7 +77,7 @@ def _requests(db: Any, since: datetime | None) -> Requests:
         found.rejected += status == "rejected"
         found.expired += status == "expired"
         found.amount += (amount or 0) if granted else 0
-        for rule in filter(None, (rules or "").split(",")):
+        for rule in json_list(rules) or []:
             entry = found.by_rule.setdefault(rule, {"requests": 0, "amount": 0})
             entry["requests"] += 1
             entry["amount"] += (amount or 0) if granted else 0

@@ -48,7 +48,7 @@ def _deposited(rows: BatchRows, row: Row, version: int, e: dict[str, Any]) -> No
     rows.deposits.put({
         "account_id": row["id"], "deposit": e["deposit"], "account": row["account"],
         "method": e["method"], "amount": e["amount"], "at": z(e["timestamp"]),
-        "seq": version, "refunded": 0, "refundable": 0, "blocked_by": "",
+        "seq": version, "refunded": 0, "refundable": 0, "blocked_by": [],
     })
 
 

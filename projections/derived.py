@@ -9,27 +9,34 @@ from typing import Any
 from smsledger.domain.money import DepositRecord
 from smsledger.domain.policies import BALANCE_CAP, AccountFacts, Policy, refundable_now
 
+from .columns import bound_in
 from .formats import iso, parse_iso
 from .rows import BatchRows
 from .series_derived import refresh_order_series
 
 
 def accounts_crossing_window(
-    db: Any, cursor: Any, policy: Policy, now: datetime
+    db: Any, cursor: Any, policy: Policy, now: datetime, since: datetime | None = None
 ) -> list[str]:
     """Accounts with a deposit older than the deposit window whose row does not say so yet
-    (refundable or not: its blocking rules change either way)."""
+    (refundable or not: its blocking rules change either way). With `since` (the clock of
+    the last refresh, which saw to every deposit that was older then), only the deposits
+    that crossed the window after it: the work follows the clock, not the log."""
+    condition, params = "at < ?", [bound_in(db.dialect, now - policy.deposit_window)]
+    if since is not None:
+        condition += " AND at >= ?"
+        params.append(bound_in(db.dialect, since - policy.deposit_window))
     db.execute(
         cursor,
-        "SELECT DISTINCT account_id FROM deposits WHERE at < ?"
-        " AND blocked_by NOT LIKE '%deposit.window_expired%'",
-        (iso(now - policy.deposit_window),),
+        f"SELECT DISTINCT account_id FROM deposits WHERE {condition}"
+        " AND CAST(blocked_by AS TEXT) NOT LIKE '%deposit.window_expired%'",
+        params,
     )
     return [r[0] for r in cursor.fetchall()]
 
 
 def stale_accounts(db: Any, cursor: Any) -> list[str]:
-    db.execute(cursor, "SELECT id FROM balances WHERE stale = 1 ORDER BY id")
+    db.execute(cursor, "SELECT id FROM balances WHERE stale = TRUE ORDER BY id")
     return [r[0] for r in cursor.fetchall()]
 
 
@@ -85,9 +92,9 @@ def derive_account(
     changed = []
     for record, verdict in zip(records, verdicts, strict=True):
         refundable = per_deposit.get(record["deposit"], 0)
-        blocked = ",".join(verdict.blocked_by)
+        blocked = list(verdict.blocked_by)
         if refundable == 0 and not blocked:
-            blocked = BALANCE_CAP
+            blocked = [BALANCE_CAP]
         if (record["refundable"], record["blocked_by"]) != (refundable, blocked):
             record.update(refundable=refundable, blocked_by=blocked)
             changed.append(record)
@@ -105,7 +112,7 @@ def sum_provider_stats(db: Any, cursor: Any) -> None:
         "INSERT INTO provider_stats (provider, service, country, orders, with_sms, sms_rate,"
         " median_seconds_to_sms, refunded, refund_rate, revenue, stale)"
         " SELECT provider, service, country, COUNT(*), COUNT(seconds_to_sms), 0.0, NULL,"
-        " SUM(CASE WHEN state = 'refunded' THEN 1 ELSE 0 END), 0.0, SUM(charged), 1"
+        " SUM(CASE WHEN state = 'refunded' THEN 1 ELSE 0 END), 0.0, SUM(charged), TRUE"
         " FROM orders WHERE provider IS NOT NULL GROUP BY provider, service, country",
     )
 
@@ -115,7 +122,7 @@ def refresh_provider_stats(db: Any, cursor: Any) -> None:
     the median reads the group's orders in order through the index that ends in
     seconds_to_sms."""
     rows = BatchRows()
-    for stats in rows.stats.load_where(db, cursor, "stale = 1", []):
+    for stats in rows.stats.load_where(db, cursor, "stale = TRUE", []):
         group = (stats["provider"], stats["service"], stats["country"])
         count = stats["orders"]
         stats["sms_rate"] = round(stats["with_sms"] / count, 4) if count else 0.0
@@ -140,43 +147,66 @@ def _median(db: Any, cursor: Any, group: tuple[str, str, str], count: int) -> fl
 
 
 def refresh_overdue(db: Any, cursor: Any, now: datetime) -> None:
-    """Open refunds past their payout (or, failing that, review) due time."""
+    """Open refunds past their payout (or, failing that, review) due time; only the open
+    ones and those marked overdue are looked at (the others stay not overdue)."""
     db.execute(
         cursor,
         "UPDATE refunds SET overdue = CASE WHEN status IN ('approved', 'awaiting_details')"
-        " AND COALESCE(payout_due, review_due) < ? THEN 1 ELSE 0 END",
-        (iso(now),),
+        " AND COALESCE(payout_due, review_due) < ? THEN TRUE ELSE FALSE END"
+        " WHERE status IN ('approved', 'awaiting_details') OR overdue = TRUE",
+        (bound_in(db.dialect, now),),
     )
 
 
-def refresh_with(db: Any, cursor: Any, clock: Any, *, accounts_derived: bool = False) -> None:
+def refresh_with(
+    db: Any, cursor: Any, clock: Any, *, accounts_derived: bool = False,
+    position: int | None = None,
+) -> None:
     """Columns that depend on many rows or on the clock, for what changed since last time
     (`clock`: the event-time `now`, None before any event, and the `policy` version in
     force then). `accounts_derived`: every account was just derived under that version (a
     rebuild). When the version in force changed since the last refresh, every account
-    with deposits is derived again."""
+    with deposits is derived again. `position`: the tracking position derived at."""
     refresh_provider_stats(db, cursor)
     refresh_order_series(db, cursor)
     if clock.now is None:
         return
     if not accounts_derived:
         accounts = set(stale_accounts(db, cursor))
-        if derived_under(db, cursor) == clock.policy.ref:
-            accounts.update(accounts_crossing_window(db, cursor, clock.policy, clock.now))
+        last = _derived(db, cursor)
+        if last is not None and last[0] == clock.policy.ref:
+            since = parse_iso(last[1]) if last[1] else None
+            accounts.update(accounts_crossing_window(db, cursor, clock.policy, clock.now,
+                                                     since))
         else:
             db.execute(cursor, "SELECT DISTINCT account_id FROM deposits")
             accounts.update(r[0] for r in cursor.fetchall())
         refresh_deposits(db, cursor, sorted(accounts), clock.policy, clock.now)
     db.execute(
         cursor,
-        "INSERT INTO derived_under VALUES ('deposits', ?) ON CONFLICT (name)"
-        " DO UPDATE SET policy = excluded.policy",
-        (clock.policy.ref,),
+        "INSERT INTO derived_under VALUES ('deposits', ?, ?, ?) ON CONFLICT (name)"
+        " DO UPDATE SET policy = excluded.policy, clock = excluded.clock,"
+        " position = excluded.position",
+        (clock.policy.ref, iso(clock.now), position),
     )
     refresh_overdue(db, cursor, clock.now)
 
 
-def derived_under(db: Any, cursor: Any) -> str | None:
-    db.execute(cursor, "SELECT policy FROM derived_under WHERE name = 'deposits'")
+def derived_is_current(db: Any, clock: Any, position: int) -> bool:
+    """Nothing to derive: the last refresh was at this clock, position and policy version
+    (read without a lock: a read of a caught-up store writes nothing)."""
+    if clock.now is None:
+        return False
+    rows = db.query("SELECT policy, clock, position FROM derived_under WHERE name = 'deposits'")
+    return bool(rows) and tuple(rows[0]) == (clock.policy.ref, iso(clock.now), position)
+
+
+def _derived(db: Any, cursor: Any) -> tuple[str, str | None] | None:
+    db.execute(cursor, "SELECT policy, clock FROM derived_under WHERE name = 'deposits'")
     row = cursor.fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None
+
+
+def derived_under(db: Any, cursor: Any) -> str | None:
+    found = _derived(db, cursor)
+    return found[0] if found else None

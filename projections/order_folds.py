@@ -16,8 +16,9 @@ from .rows import BatchRows, Row
 def _order_created(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
     at = z(e["timestamp"])
     row = rows.orders.put({
-        "id": key, "order_ref": e["order"], "account": e["account"], "service": e["service"],
-        "country": e["country"], "provider": None, "price": e["price"], "issued_price": None,
+        "id": key, "order": e["order"], "account": e["account"], "service": e["service"],
+        "country": e["country"], "provider": None, "currency": e.get("currency"),
+        "price": e["price"], "issued_price": None,
         "charged": 0, "released": 0, "requested_at": at, "issued_at": None,
         "first_sms_at": None, "seconds_to_sms": None, "sms_count": 0, "closed_at": None,
         "state": "requested", "reason": None, "deadline": z(e.get("deadline")),

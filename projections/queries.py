@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .columns import json_list, time_out
 from .series_queries import GROUP_VIEWS, SERIES_QUERIES, SERIES_SHAPES, TIME_COLUMNS, time_bound
 
 
 def _split(text: str | None) -> list[str]:
+    """A journal table's comma-separated rules."""
     return [part for part in (text or "").split(",") if part]
+
+
+def _list(value: Any) -> list[str]:
+    """A JSON list column: a list from PostgreSQL, JSON text from SQLite."""
+    return list(json_list(value) or [])
+
+
+def _time(value: Any) -> str | None:
+    """A time column in the output's form (RFC 3339 UTC with a Z)."""
+    shown: str | None = time_out(value)
+    return shown
 
 
 def _int(value: Any) -> int:
@@ -24,9 +38,9 @@ QUERIES: dict[str, tuple[str, str, str]] = {
         "account", "account",
     ),
     "orders": (
-        "SELECT order_ref, account, state, service, country, provider, price, charged,"
+        'SELECT "order", account, state, service, country, provider, price, charged,'
         " released, reason FROM orders",
-        "account", "order_ref",
+        "account", '"order"',
     ),
     "deposits": (
         "SELECT deposit, account, method, amount, at, refundable, blocked_by FROM deposits",
@@ -73,8 +87,8 @@ def _orders(r: tuple[Any, ...]) -> dict[str, Any]:
 
 def _deposits(r: tuple[Any, ...]) -> dict[str, Any]:
     return {
-        "deposit": r[0], "account": r[1], "method": r[2], "amount": _int(r[3]), "at": r[4],
-        "refundable": _int(r[5]), "blocked_by": _split(r[6]),
+        "deposit": r[0], "account": r[1], "method": r[2], "amount": _int(r[3]),
+        "at": _time(r[4]), "refundable": _int(r[5]), "blocked_by": _list(r[6]),
     }
 
 
@@ -82,7 +96,7 @@ def _refunds(r: tuple[Any, ...]) -> dict[str, Any]:
     return {
         "request": r[0], "account": r[1], "status": r[2],
         "requested": None if r[3] is None else int(r[3]), "amount": _int(r[4]),
-        "fee": _int(r[5]), "rules": _split(r[6]), "route": r[10], "payout_due": r[8],
+        "fee": _int(r[5]), "rules": _list(r[6]), "route": r[10], "payout_due": _time(r[8]),
         "overdue": bool(r[9]), "policy": r[11],
     }
 
@@ -117,9 +131,9 @@ SHAPES = {
 SHAPES.update(SERIES_SHAPES)
 
 # Extra columns shown in the human table but not part of the JSON contract.
-EXTRAS = {
+EXTRAS: dict[str, Callable[[tuple[Any, ...]], dict[str, Any]]] = {
     "balances": lambda r: {"status": r[9]},
-    "refunds": lambda r: {"review_due": r[7]},
+    "refunds": lambda r: {"review_due": _time(r[7])},
 }
 
 
@@ -132,7 +146,8 @@ def run_query(
     column (see `series_queries.time_bound`), the other filters select equal values."""
     select, account_column, order_by = QUERIES[name]
     conditions, params = _filters(name, since, until, {"provider": provider,
-                                                       "service": service, "country": country})
+                                                       "service": service, "country": country},
+                                  db.dialect)
     if account and account_column:
         conditions.append(f"{account_column} = ?")
         params.append(account)
@@ -149,7 +164,8 @@ def run_query(
 
 
 def _filters(
-    name: str, since: datetime | None, until: datetime | None, group: dict[str, str | None]
+    name: str, since: datetime | None, until: datetime | None, group: dict[str, str | None],
+    dialect: str,
 ) -> tuple[list[str], list[Any]]:
     conditions: list[str] = []
     params: list[Any] = []
@@ -160,7 +176,7 @@ def _filters(
             raise ValueError(f"query {name} has no time to select by")
         column, form = TIME_COLUMNS[name]
         conditions.append(f"{column} {operator} ?")
-        params.append(time_bound(bound, form))
+        params.append(time_bound(bound, form, dialect))
     for column, value in group.items():
         if value is None:
             continue

@@ -78,7 +78,7 @@ def rebuild_all(
         for statement in INDEXES:
             db.execute(cursor, statement)
         # Their rates and medians; the accounts were derived as they were written.
-        refresh_with(db, cursor, clock, accounts_derived=True)
+        refresh_with(db, cursor, clock, accounts_derived=True, position=last)
         track(db, cursor, last)
     return folded
 

@@ -16,8 +16,8 @@ from .rows import BatchRows, Row
 def _decided(rows: BatchRows, key: str, version: int, e: dict[str, Any]) -> None:
     rows.refunds.put({
         "id": key, "request": e["request"], "account": e["account"], "status": e["status"],
-        "reason": e["reason"], "requested": e["requested"], "amount": e["amount"], "fee": 0,
-        "rules": ",".join(e["rules"]), "policy": e["policy"],
+        "reason": e["reason"], "currency": e.get("currency"), "requested": e["requested"],
+        "amount": e["amount"], "fee": 0, "rules": list(e["rules"]), "policy": e["policy"],
         "requested_at": z(e["timestamp"]), "details_due": z(e["details_due"]),
         "review_due": z(e["review_due"]), "payout_due": z(e["payout_due"]), "paid_at": None,
         "overdue": 0, "route": e.get("route"),
@@ -35,20 +35,20 @@ def _refund_fold(change: Callable[[Row, dict[str, Any]], None]) -> Fold:
 
 
 def _details_provided(row: Row, e: dict[str, Any]) -> None:
-    rules = [r for r in row["rules"].split(",") if r and r != "request.details_missing"]
-    row.update(status="approved", details_due=None, rules=",".join(rules))
+    rules = [r for r in row["rules"] if r != "request.details_missing"]
+    row.update(status="approved", details_due=None, rules=rules)
 
 
 def _expired(row: Row, e: dict[str, Any]) -> None:
-    rules = [r for r in row["rules"].split(",") if r]
+    rules = list(row["rules"])
     rules += [r for r in e["rules"] if r not in rules]
-    row.update(status="expired", amount=0, details_due=None, rules=",".join(rules))
+    row.update(status="expired", amount=0, details_due=None, rules=rules)
 
 
 def _withdrawn(row: Row, e: dict[str, Any]) -> None:
-    rules = [r for r in row["rules"].split(",") if r]
+    rules = list(row["rules"])
     rules += [r for r in e["rules"] if r not in rules]
-    row.update(status="rejected", amount=0, details_due=None, rules=",".join(rules))
+    row.update(status="rejected", amount=0, details_due=None, rules=rules)
 
 
 REFUND_FOLDS: dict[str, Fold] = {

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
 
-from .tables import TABLES, columns_of, upsert_statement
+from .columns import decode, decoders, encode, encoders
+from .tables import TABLES, column_list, columns_of, quoted, upsert_statement
 
 Row = dict[str, Any]
 
@@ -33,7 +34,7 @@ class Rows:
         if len(self.key) == 1:
             self.load_in(db, cursor, self.key[0], [k[0] for k in wanted])
         else:
-            condition = " AND ".join(f"{k} = ?" for k in self.key)
+            condition = " AND ".join(f"{quoted(k)} = ?" for k in self.key)
             for key in wanted:
                 self._fetch(db, cursor, condition, list(key))
 
@@ -41,17 +42,19 @@ class Rows:
         """The rows whose `column` is one of `values` (IN lists of at most 500)."""
         for start in range(0, len(values), 500):
             chunk = values[start : start + 500]
-            self._fetch(db, cursor, f"{column} IN ({','.join('?' * len(chunk))})", chunk)
+            self._fetch(db, cursor, f"{quoted(column)} IN ({','.join('?' * len(chunk))})",
+                        chunk)
 
     def load_where(self, db: Any, cursor: Any, condition: str, params: list[Any]) -> list[Row]:
         return self._fetch(db, cursor, condition, params)
 
     def _fetch(self, db: Any, cursor: Any, condition: str, params: list[Any]) -> list[Row]:
-        db.execute(cursor, f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE {condition}",
+        db.execute(cursor, f"SELECT {column_list(self.table)} FROM {self.table} WHERE {condition}",
                    params)
         found = []
+        codecs = decoders(self.table, db.dialect)
         for values in cursor.fetchall():
-            row = dict(zip(self.columns, tuple(values), strict=True))
+            row = dict(zip(self.columns, decode(codecs, values), strict=True))
             key = tuple(row[k] for k in self.key)
             row["_key"] = key
             found.append(self.rows.setdefault(key, row))
@@ -80,7 +83,8 @@ class Rows:
                 gone = set(empty)
                 keys = [k for k in keys if k not in gone]
             if keys:
-                params = [values(rows[k]) for k in keys]
+                codecs = encoders(self.table, db.dialect)
+                params = [encode(codecs, values(rows[k])) for k in keys]
                 db.executemany(cursor, upsert_statement(self.table), params)
         self.dirty.clear()
 
@@ -91,7 +95,8 @@ class Rows:
         return [k for k in keys if self.rows[k][column] == 0]
 
     def _delete_statement(self) -> str:
-        return f"DELETE FROM {self.table} WHERE {' AND '.join(f'{k} = ?' for k in self.key)}"
+        condition = " AND ".join(f"{quoted(k)} = ?" for k in self.key)
+        return f"DELETE FROM {self.table} WHERE {condition}"
 
     def write_out(self, db: Any, cursor: Any, keep: Any = None) -> None:
         """Write every row, in key order, and forget it, except the rows whose key starts
@@ -103,8 +108,9 @@ class Rows:
         empty = set(self._empty(list(rows)))
         keys = [k for k in sorted(rows) if k not in empty]
         if keys:
-            values = self._values
-            db.executemany(cursor, upsert_statement(self.table), [values(rows[k]) for k in keys])
+            values, codecs = self._values, encoders(self.table, db.dialect)
+            db.executemany(cursor, upsert_statement(self.table),
+                           [encode(codecs, values(rows[k])) for k in keys])
         self.rows = kept
         self.dirty = set(kept)
 

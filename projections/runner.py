@@ -6,6 +6,7 @@ in one transaction, so a crash anywhere leaves the tables consistent with the po
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,14 +16,18 @@ import orjson
 
 from smsledger.domain.policies import Policy
 
-from .derived import refresh_with
+from .derived import derived_is_current, refresh_with
+from .events_view import events_view_statement
 from .folding import StoredRow, originator_hex
 from .projector import fold, touched_keys
 from .rebuild import AggregateOrderedLog, rebuild_all
 from .rows import BatchRows
+from .schema_docs import comment_statements
 from .series_folds import preload_series
-from .tables import TABLES, create_statements, relation_names
+from .tables import LAYOUT, TABLES, create_statements, relation_names
 from .tracking import TRACKING_NAME, locked_position, track
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,23 +39,53 @@ class LedgerClock:
 
 
 def create_tables(db: Any) -> None:
-    """Create the read models' tables and indexes, unless all are there. Every process that
-    opens a store comes here: with all of them there it takes no lock, so opening a store
-    never waits for, or deadlocks with, a catch-up or rebuild holding the tables."""
-    missing = db.missing_relations(relation_names())
-    if not missing:
+    """Create the read models' tables, indexes and the `events` view, unless all are there
+    in this layout. Every process that opens a store comes here: with all of them there it
+    takes no lock, so opening a store never waits for, or deadlocks with, a catch-up or
+    rebuild holding the tables. Read models of another layout (an older smsledger's) are
+    dropped and made anew, empty, at position 0: the next catch-up refolds them from the
+    log, which is all they are made of."""
+    missing = db.missing_relations([*relation_names(), "events"])
+    old = stored_layout(db)
+    if not missing and old == LAYOUT:
         return
     with db.transaction() as cursor:
         db.lock_for_ddl(cursor)  # a second process creating them at once waits
-        for statement in create_statements():
+        if old is not None and old != LAYOUT:
+            _drop_read_models(db, cursor)
+            log.warning("read models of layout %s replaced by layout %s: they are refolded"
+                        " from the log", old, LAYOUT)
+        for statement in create_statements(db.dialect):
             db.execute(cursor, statement)
+        db.execute(cursor, events_view_statement(db.dialect))
+        if db.dialect == "postgres":
+            for statement in comment_statements():
+                db.execute(cursor, statement)
+        db.execute(cursor, "INSERT INTO read_model_layout VALUES (1, ?) ON CONFLICT (id)"
+                   " DO UPDATE SET version = excluded.version", (LAYOUT,))
         db.execute(
             cursor,
             "INSERT INTO projection_tracking VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
             (TRACKING_NAME,),
         )
-        if missing.intersection(TABLES) and locked_position(db, cursor) > 0:
+        renewed = old is not None and old != LAYOUT
+        if (renewed or missing.intersection(TABLES)) and locked_position(db, cursor) > 0:
             _forget_read_models(db, cursor)
+
+
+def stored_layout(db: Any) -> int | None:
+    """The layout of the store's read models; None where it has none yet."""
+    if db.missing_relations(["read_model_layout"]):
+        # Tables from before the layout was recorded are layout 1.
+        return 1 if not db.missing_relations(["orders"]) else None
+    rows = db.query("SELECT version FROM read_model_layout WHERE id = 1")
+    return int(rows[0][0]) if rows else None
+
+
+def _drop_read_models(db: Any, cursor: Any) -> None:
+    db.execute(cursor, "DROP VIEW IF EXISTS events")
+    for table in (*TABLES, "derived_under"):
+        db.execute(cursor, f"DROP TABLE IF EXISTS {table}")
 
 
 def _forget_read_models(db: Any, cursor: Any) -> None:
@@ -155,9 +190,10 @@ def refresh_derived(db: Any, clock: LedgerClock) -> None:
     writers that locked rows of several tables in different orders would deadlock
     (PostgreSQL), e.g. a fold writing balances then statistics, a refresh the reverse.
     """
+    if derived_is_current(db, clock, position(db)):
+        return
     with db.transaction() as cursor:
-        locked_position(db, cursor)
-        refresh_with(db, cursor, clock)
+        refresh_with(db, cursor, clock, position=locked_position(db, cursor))
 
 
 def rebuild(

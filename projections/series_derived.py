@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .columns import bound_in
 from .rows import BatchRows
 from .tables import columns_of
 
+# The hour of a request time ("YYYY-MM-DDTHH"), per dialect.
+_HOUR = {"sqlite": "substr(requested_at, 1, 13)",
+         "postgres": "to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')"}
 _ORDERS_OF_DAY = (
-    "SELECT substr(requested_at, 1, 13), COALESCE(provider, ''), service, country, state,"
+    "SELECT {hour}, COALESCE(provider, ''), service, country, state,"
     " issued_at IS NOT NULL, first_sms_at IS NOT NULL, released, charged, seconds_to_sms"
     " FROM orders WHERE requested_at >= ? AND requested_at < ?"
 )
@@ -76,8 +80,9 @@ def refresh_order_series(db: Any, cursor: Any) -> None:
 
 def _sum_day(db: Any, cursor: Any, day: str) -> Sums:
     """The sums of every hour of the day, from its orders."""
-    following = (datetime.fromisoformat(day) + timedelta(days=1)).isoformat()[:10]
-    db.execute(cursor, _ORDERS_OF_DAY, (day, following))
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    db.execute(cursor, _ORDERS_OF_DAY.format(hour=_HOUR[db.dialect]),
+               (bound_in(db.dialect, start), bound_in(db.dialect, start + timedelta(days=1))))
     hourly: Sums = {}
     for hour, provider, service, country, *order in cursor.fetchall():
         _add(hourly, (hour, provider, service, country), *order)

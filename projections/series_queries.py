@@ -23,12 +23,13 @@ SERIES_QUERIES: dict[str, tuple[str, str, str]] = {
                     "day, flow, kind"),
 }
 
-# The column each view's --since/--until compare, and the form of its values: "time" (an
-# RFC 3339 UTC time), "hour" (the start of an hour) or "day" (a date).
+# The column each view's --since/--until compare, and the form of its values: "stamp" (a
+# read-model time column), "time" (RFC 3339 UTC text), "hour" (the start of an hour) or
+# "day" (a date).
 TIME_COLUMNS: dict[str, tuple[str, str]] = {
-    "orders": ("requested_at", "time"),
-    "deposits": ("at", "time"),
-    "refunds": ("requested_at", "time"),
+    "orders": ("requested_at", "stamp"),
+    "deposits": ("at", "stamp"),
+    "refunds": ("requested_at", "stamp"),
     "rejections": ("at", "time"),
     "hourly": ("period", "hour"),
     "daily": ("period", "day"),
@@ -64,17 +65,20 @@ SERIES_SHAPES = {
 }
 
 
-def time_bound(moment: datetime, form: str) -> str:
+def time_bound(moment: datetime, form: str, dialect: str = "sqlite") -> str:
     """`moment` as a bound on a column of this form: a value is at or after the bound when
     it is at or after `moment`, and a period when it starts at or after it (so a bound
     inside an hour or day leaves that period out of `--since` and in for `--until`).
 
-    Times are compared as text, to the second: "2026-06-01T10:00:00" sorts before every
-    stored time of that second ("…:00Z", "…:00.5Z") and after every earlier one."""
+    Text times are compared as text, to the second: "2026-06-01T10:00:00" sorts before every
+    stored time of that second ("…:00Z", "…:00.5Z") and after every earlier one; a
+    PostgreSQL time column compares with the time itself."""
     moment = moment.astimezone(UTC)
     if moment.microsecond:
         raise ValueError(f"time bound {moment.isoformat()} has a fraction of a second")
-    if form == "time":
+    if form == "stamp" and dialect == "postgres":
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if form in ("time", "stamp"):
         return moment.strftime("%Y-%m-%dT%H:%M:%S")
     start = moment.replace(minute=0, second=0)
     if form == "day":

@@ -88,7 +88,8 @@ def _clock(database: Any) -> list[str]:
                         " the ledger keeps one, id 1")
     for _, watermark, policy in rows:
         try:
-            parsed = datetime.fromisoformat(watermark)
+            parsed = watermark if isinstance(watermark, datetime) else datetime.fromisoformat(
+                watermark)
         except (TypeError, ValueError):
             parsed = None
         if parsed is None or parsed.tzinfo is None:

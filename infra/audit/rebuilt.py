@@ -13,7 +13,8 @@ from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteD
 from smsledger.infra.audit.scratch import Row, Scratch, live_rows, merged
 from smsledger.infra.stores.sqlite_database import SQLiteDatabase
 from smsledger.projections import runner
-from smsledger.projections.tables import TABLES
+from smsledger.projections.columns import decode, decoders
+from smsledger.projections.tables import TABLES, column_list, quoted
 
 
 class _ScratchPool(SQLiteConnectionPool):
@@ -46,17 +47,21 @@ def rebuild(log: Any, clock: Any, into: Scratch) -> str | None:
 
 
 def compare_tables(database: Any, into: Scratch) -> list[str]:
-    """Every live read model against its rebuild (attached as `rebuilt`)."""
+    """Every live read model against its rebuild (attached as `rebuilt`), both read in
+    SQLite's form and compared in the folds' form, as the queries show them."""
     problems = []
     for table, (columns, key) in TABLES.items():
         names = [c for c, _ in columns]
         rebuilt_rows = into.rows(
-            f"SELECT {', '.join(names)} FROM rebuilt.{table} ORDER BY {', '.join(key)}")
+            f"SELECT {column_list(table)} FROM rebuilt.{table}"
+            f" ORDER BY {', '.join(map(quoted, key))}")
         positions = [names.index(k) for k in key]
+        codecs = decoders(table, "sqlite")
         difference = _Difference(names, positions)
         for live, rebuilt in merged(live_rows(database, into, table, names, key),
                                     rebuilt_rows, key=lambda row: [row[i] for i in positions]):
-            difference.add(live, rebuilt)
+            difference.add(None if live is None else decode(codecs, live),
+                           None if rebuilt is None else decode(codecs, rebuilt))
         if difference.differing or difference.missing:
             problems.append(difference.message(table))
     return problems

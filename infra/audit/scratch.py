@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from smsledger.projections.columns import decode, decoders, encode, encoders
+from smsledger.projections.tables import quoted
+
 PAGE = 5000
 Row = tuple[Any, ...]
 CACHE_KIB = 32 * 1024  # SQLite's page cache for the scratch file
@@ -31,8 +34,8 @@ class Scratch:
     def create(self, table: str, columns: Sequence[str], key: Sequence[str]) -> None:
         """A table whose columns have no type: SQLite keeps every value as it was given
         (a live value of the wrong type is compared as it is, not converted)."""
-        self.connection.execute(
-            f"CREATE TABLE {table} ({', '.join(columns)}, PRIMARY KEY ({', '.join(key)}))")
+        self.connection.execute(f"CREATE TABLE {table} ({_names(columns)},"
+                                f" PRIMARY KEY ({_names(key)}))")
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], *, replace: bool = False) -> None:
         if not rows:
@@ -68,36 +71,46 @@ def scratch() -> Iterator[Scratch]:
             made.close()
 
 
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(map(quoted, names))
+
+
 def pages_by_key(
     database: Any, table: str, names: Sequence[str], key: Sequence[str]
 ) -> Iterator[list[Row]]:
-    """A live table's rows, page by page in key order (a seek in its primary key's index
-    per page). Rows with a NULL in their key (SQLite lets a hand-edit write one), which no
-    walk by key reaches, come last, to be found different from the rebuild."""
-    select = f"SELECT {', '.join(names)} FROM {table}"
-    order = f" ORDER BY {', '.join(key)} LIMIT {PAGE}"
+    """A live table's rows as stored, page by page in key order (a seek in its primary
+    key's index per page). Rows with a NULL in their key (SQLite lets a hand-edit write
+    one), which no walk by key reaches, come last, to be found different from the
+    rebuild."""
+    select = f"SELECT {_names(names)} FROM {table}"
+    order = f" ORDER BY {_names(key)} LIMIT {PAGE}"
     positions = [list(names).index(k) for k in key]
-    rows = database.query(select + " WHERE " + " AND ".join(f"{k} IS NOT NULL" for k in key)
-                          + order)
+    rows = database.query(
+        f"{select} WHERE {' AND '.join(f'{quoted(k)} IS NOT NULL' for k in key)}{order}")
     read = 0
     while rows:
         yield rows
         read += len(rows)
         last = [rows[-1][i] for i in positions]
         rows = database.query(
-            f"{select} WHERE ({', '.join(key)}) > ({', '.join('?' * len(key))}){order}", last)
+            f"{select} WHERE ({_names(key)}) > ({', '.join('?' * len(key))}){order}", last)
     if database.query(f"SELECT COUNT(*) FROM {table}")[0][0] != read:
-        yield database.query(f"{select} WHERE {' OR '.join(f'{k} IS NULL' for k in key)}")
+        yield database.query(
+            f"{select} WHERE {' OR '.join(f'{quoted(k)} IS NULL' for k in key)}")
 
 
 def copy_table(
     database: Any, into: Scratch, table: str, names: Sequence[str], key: Sequence[str]
 ) -> None:
-    """A live table into `live_<table>` of the scratch file, once."""
+    """A live table into `live_<table>` of the scratch file, once, its values in SQLite's
+    form (a PostgreSQL store returns datetimes, bools and lists)."""
     if table in into.copied:
         return
     into.create(f"live_{table}", names, key)
+    decoding, encoding = decoders(table, database.dialect), encoders(table, "sqlite")
     for rows in pages_by_key(database, table, names, key):
+        if database.dialect != "sqlite":
+            rows = [encode(encoding, decode(decoding, row)) for row in rows]
         into.insert(f"live_{table}", rows)
     into.copied.add(table)
 
@@ -105,16 +118,15 @@ def copy_table(
 def live_rows(
     database: Any, into: Scratch, table: str, names: Sequence[str], key: Sequence[str]
 ) -> Iterator[Row]:
-    """A live table's rows in key order as SQLite orders it: read from a SQLite store as
-    they are, copied to the scratch file first from PostgreSQL (which orders text by its
-    collation)."""
+    """A live table's rows in SQLite's form and key order, as SQLite orders it: read from
+    a SQLite store as they are, copied to the scratch file first from PostgreSQL (which
+    orders text by its collation)."""
     if database.dialect == "sqlite":
         for rows in pages_by_key(database, table, names, key):
             yield from rows
         return
     copy_table(database, into, table, names, key)
-    yield from into.rows(f"SELECT {', '.join(names)} FROM live_{table}"
-                         f" ORDER BY {', '.join(key)}")
+    yield from into.rows(f"SELECT {_names(names)} FROM live_{table} ORDER BY {_names(key)}")
 
 
 def sort_key(values: Sequence[Any]) -> tuple[tuple[int, Any], ...]:

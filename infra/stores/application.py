@@ -23,6 +23,7 @@ from smsledger.consumers.journal import (
     message_digest,
 )
 from smsledger.domain.policy_versions import UsedVersion
+from smsledger.infra.stores.journal_sql import stored_clock
 from smsledger.infra.stores.transcoding import FastMapper, OrjsonTranscoder
 from smsledger.projections.db import Database
 
@@ -127,7 +128,7 @@ class EventStore:
 
     def watermark(self) -> datetime | None:
         rows = self.database.query("SELECT watermark FROM ledger_clock WHERE id = 1", ())
-        return datetime.fromisoformat(rows[0][0]) if rows else None
+        return stored_clock(rows[0][0]) if rows else None
 
     def policy_name(self) -> str | None:
         rows = self.database.query("SELECT policy FROM ledger_clock WHERE id = 1", ())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from smsledger.consumers.journal import (
@@ -15,8 +15,20 @@ from smsledger.consumers.journal import (
 )
 from smsledger.domain.policy_versions import stamp
 
-SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
-POSTGRES_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY"}
+SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "time": "TEXT"}
+POSTGRES_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY", "time": "TIMESTAMPTZ"}
+
+
+def clock_time(moment: datetime) -> str:
+    """The ledger clock as stored: RFC 3339 UTC at fixed width, with a Z (a `timestamptz`
+    in PostgreSQL takes it as it is)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def stored_clock(value: str | datetime) -> datetime:
+    """The ledger clock as read: text from SQLite (this form, or an older store's
+    `isoformat`), a datetime from PostgreSQL."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def journal_ddl(types: dict[str, str]) -> list[str]:
@@ -90,7 +102,7 @@ def write_journal(
                 " THEN excluded.watermark ELSE ledger_clock.watermark END,"
                 " policy = excluded.policy"
             ),
-            (batch.watermark.isoformat(), batch.policy),
+            (clock_time(batch.watermark), batch.policy),
         )
 
 

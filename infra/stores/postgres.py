@@ -34,7 +34,11 @@ from smsledger.infra.stores.journal_sql import (
     release_claims,
     write_journal,
 )
-from smsledger.infra.stores.postgres_catalog import created_relations, schema_is_complete
+from smsledger.infra.stores.postgres_catalog import (
+    created_relations,
+    retype_statements,
+    schema_is_complete,
+)
 
 # Table creation takes this advisory lock (per database): CREATE ... IF NOT EXISTS does not
 # wait for a concurrent creator, so two processes opening a new store at once could fail in
@@ -164,6 +168,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 " AND table_name = 'processed_messages'", (self.datastore.schema,))
             columns = {row["column_name"] for row in curs.fetchall()}
             for statement in missing_digest_column(columns):
+                curs.execute(statement)
+            curs.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = %s", (self.datastore.schema,))
+            types = {(r["table_name"], r["column_name"]): r["data_type"] for r in curs.fetchall()}
+            for statement in retype_statements(types):  # e.g. the clock's text, now a time
                 curs.execute(statement)
 
     def _create_schema(self) -> None:

@@ -18,6 +18,8 @@ _CREATED = re.compile(
 )
 # Columns added to tables after they first shipped; a store without them needs its DDL run.
 LATER_COLUMNS = (("processed_messages", "digest"),)
+# Columns whose type changed since they first shipped: (table, column, type now, as cast).
+RETYPED = (("ledger_clock", "watermark", "timestamp with time zone", "timestamptz"),)
 
 
 def created_relations(statements: Iterable[str]) -> set[str]:
@@ -33,10 +35,18 @@ def schema_is_complete(cursor: Any, schema: str, relations: set[str], events_tab
         " WHERE n.nspname = %s AND c.relname = ANY(%s)", (schema, sorted(relations)))
     if {row[0] for row in cursor.fetchall()} != relations:
         return False
-    wanted = {(events_table, "digest"), *LATER_COLUMNS}
+    wanted = {(events_table, "digest"), *LATER_COLUMNS, *((t, c) for t, c, _, _ in RETYPED)}
     cursor.execute(
-        "SELECT table_name, column_name FROM information_schema.columns"
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
         " WHERE table_schema = %s AND (table_name, column_name) IN ("
         + ", ".join(["(%s, %s)"] * len(wanted)) + ")",
         (schema, *[part for pair in sorted(wanted) for part in pair]))
-    return {(row[0], row[1]) for row in cursor.fetchall()} == wanted
+    found = {(row[0], row[1]): row[2] for row in cursor.fetchall()}
+    return set(found) == wanted and not retype_statements(found)
+
+
+def retype_statements(types: dict[tuple[str, str], str]) -> list[str]:
+    """ALTER TABLE for each column of `RETYPED` whose type (in `types`) is an older one."""
+    return [f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {cast} USING {column}::{cast}"
+            for table, column, now, cast in RETYPED
+            if (table, column) in types and types[(table, column)] != now]

@@ -89,10 +89,10 @@ def test_a_replay_of_the_log_reproduces_the_store(tmp_path: Path) -> None:
     assert side.end.accounts == figures(ledger, None).accounts
     assert side.end.accounts["a1"]["revenue"] == 300
     with sqlite3.connect(tmp_path / "again.db") as scratch:
-        replayed = scratch.execute("SELECT order_ref, state FROM orders ORDER BY 1").fetchall()
+        replayed = scratch.execute('SELECT "order", state FROM orders ORDER BY 1').fetchall()
         letters = scratch.execute("SELECT reason FROM dead_letters ORDER BY seq").fetchall()
     scratch.close()
-    live = ledger.opened.database.query("SELECT order_ref, state FROM orders ORDER BY 1")
+    live = ledger.opened.database.query('SELECT "order", state FROM orders ORDER BY 1')
     assert replayed == [tuple(r) for r in live] == [
         ("o1", "timed_out"), ("o2", "completed"), ("o3", "timed_out")]
     live_letters = ledger.opened.database.query("SELECT reason FROM dead_letters ORDER BY seq")
@@ -143,7 +143,7 @@ def test_an_input_over_that_settles_a_deadline_is_logged_and_replayed(tmp_path: 
     assert kinds(ledger) == ["message"] * 5 + ["over"]
     replay(ledger, ledger.policy, Window(), tmp_path, "again")
     with sqlite3.connect(tmp_path / "again.db") as scratch:
-        replayed = scratch.execute("SELECT order_ref, state FROM orders").fetchall()
+        replayed = scratch.execute('SELECT "order", state FROM orders').fetchall()
     scratch.close()
     assert replayed == [("o1", "timed_out")]
 

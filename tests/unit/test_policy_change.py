@@ -69,7 +69,7 @@ def test_the_same_traffic_under_the_first_version_alone_refunds_both(
 
 def test_order_decisions_record_the_version_too(three_day_window: Path) -> None:
     result = outcome(three_day_window)
-    rows = result.ledger.opened.database.query("SELECT order_ref, policy FROM orders")
+    rows = result.ledger.opened.database.query('SELECT "order", policy FROM orders')
     assert rows == [("o2", "sms-service@2")]
 
 

@@ -18,17 +18,14 @@ from smsledger.infra.bootstrap import Ledger, bootstrap
 from smsledger.infra.settings import Settings
 from smsledger.infra.simulation.simulator import config_for_size, simulate_lines
 from smsledger.projections import runner
-from smsledger.projections.tables import TABLES
+from smsledger.projections.tables import TABLES, select_all_statement
 from tests.scenario import Scenario, memory_store_url, run
 
 
 def every_column(db: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Each table in key order, with the columns no query shows (stale marks, seq)."""
     return {
-        table: db.query(
-            f"SELECT {', '.join(c for c, _ in columns)} FROM {table} ORDER BY {', '.join(key)}"
-        )
-        for table, (columns, key) in TABLES.items()
+        table: db.query(select_all_statement(table)) for table in TABLES
     }
 
 
