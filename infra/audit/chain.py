@@ -43,6 +43,7 @@ class ChainReport:
     original_from: int | None = None
     upgraded_at: str | None = None
     intact: bool = True  # no event failed to verify so far
+    malformed: int = 0  # rows whose columns are not an event's (a NULL, a wrong type)
     findings: list[Finding] = field(default_factory=list)
     failed: int = 0
     against: DigestRef | None = None
@@ -83,43 +84,64 @@ def verify_chain(
 def event_columns(row: tuple[Any, ...]) -> tuple[UUID, int, str, bytes] | None:
     """(originator, version, topic, state) of a stored row, or None if they are not an
     event's (SQLite keeps whatever type was written by hand)."""
+    columns = _stored_columns(row)
+    return None if columns is None else (UUID(bytes=columns[0]), *columns[1:])
+
+
+def _stored_columns(row: tuple[Any, ...]) -> tuple[bytes, int, str, bytes] | None:
+    """The same, the originator id as its 16 bytes (a UUID is made only when named)."""
     _, originator, version, topic, state = row[:5]
+    raw = _originator_raw(originator)
+    if raw is None or not isinstance(version, int) or not isinstance(topic, str) or (
+        state is None
+    ):
+        return None
+    return raw, version, topic, state_bytes(state)
+
+
+def _originator_raw(originator: Any) -> bytes | None:
     try:
-        uuid = UUID(bytes=originator_bytes(originator))
+        raw = originator_bytes(originator)
     except (ValueError, TypeError, AttributeError):
         return None
-    if not isinstance(version, int) or not isinstance(topic, str) or state is None:
-        return None
-    return uuid, version, topic, state_bytes(state)
+    return raw if len(raw) == 16 else None
+
+
+def originator_uuid(originator: Any) -> UUID | None:
+    """A stored originator id as a UUID, or None if it is not one's."""
+    raw = _originator_raw(originator)
+    return None if raw is None else UUID(bytes=raw)
 
 
 def _verify_row(report: ChainReport, walk: _Walk, row: tuple[Any, ...]) -> None:
     position, digest = row[0], row[5]
     report.events += 1
-    columns = event_columns(row)
+    columns = _stored_columns(row)
     if columns is None:
         report.intact = False
+        report.malformed += 1
         report.add(Finding(position, None, None, None,
                            f"its columns are not an event's (originator {row[1]!r}, version"
                            f" {row[2]!r}, topic {row[3]!r})"))
         walk.position = position
         return
-    uuid, version, topic, state = columns
+    raw, version, topic, state = columns
     if topic not in event_classes():
         report.intact = False
-        report.add(Finding(position, uuid, version, topic,
+        report.add(Finding(position, UUID(bytes=raw), version, topic,
                            f"topic {topic!r} is not an event of this ledger"))
     if digest is None:
         report.intact = False
-        report.add(Finding(position, uuid, version, topic,
+        report.add(Finding(position, UUID(bytes=raw), version, topic,
                            "it carries no digest: it was not written by the ledger"
                            " (inserted or rewritten by hand)"))
         walk.position = position
         return
     digest = bytes(digest)
-    expected = link(walk.previous, leaf(uuid.bytes, version, topic, state))
+    expected = link(walk.previous, leaf(raw, version, topic, state))
     if digest != expected:
         report.intact = False
+        uuid = UUID(bytes=raw)
         report.add(Finding(position, uuid, version, topic,
                            _what_differs(walk, position, uuid, version, topic, state, digest)))
     elif report.intact and report.against is not None and digest == report.against.digest:

@@ -91,3 +91,33 @@ def first_position(database: Any, recorder: Any, originator: UUID) -> int | None
     rows = database.query(f"SELECT MIN({column}) FROM {table} WHERE originator_id = ?",
                           (originator.hex,))
     return rows[0][0] if rows else None
+
+
+_EVENT = "originator_id, originator_version, topic, state"
+
+
+def events_by_aggregate(
+    database: Any, recorder: Any, after: tuple[Any, Any] | None, up_to: int, limit: int
+) -> list[tuple[Any, ...]]:
+    """(position, originator, version, topic, state) of the events up to position `up_to`
+    in (originator id, version) order, the primary key's, after the key `after`: a seek in
+    its index per page. A row with a NULL key (written by hand) is in no such walk; the
+    chain's pass reports it."""
+    table, column = _table(recorder)
+    start: tuple[Any, ...] = ()
+    where = "originator_id IS NOT NULL AND originator_version IS NOT NULL"
+    if after is not None:
+        where, start = "(originator_id, originator_version) > (?, ?)", after
+    return database.query(  # type: ignore[no-any-return]
+        f"SELECT {column}, {_EVENT} FROM {table} WHERE {where} AND {column} <= ?"
+        f" ORDER BY originator_id, originator_version LIMIT ?", (*start, up_to, limit))
+
+
+def events_in_log_order(
+    database: Any, recorder: Any, originator: Any, up_to: int
+) -> list[tuple[Any, ...]]:
+    """The same rows of one aggregate (its originator id as stored), in log order."""
+    table, column = _table(recorder)
+    return database.query(  # type: ignore[no-any-return]
+        f"SELECT {column}, {_EVENT} FROM {table} WHERE originator_id = ? AND {column} <= ?"
+        f" ORDER BY {column}", (originator, up_to))
