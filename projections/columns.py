@@ -81,12 +81,6 @@ def decode(codecs: tuple[tuple[int, Codec], ...], values: Sequence[Any]) -> tupl
     return encode(codecs, values)
 
 
-def value_out(kind: str, dialect: str, value: Any) -> Any:
-    """One value of a column of `kind` as the folds (and the query output) hold it."""
-    codec = DECODE[dialect].get(kind)
-    return value if codec is None else codec(value)
-
-
 def bound_in(dialect: str, moment: datetime) -> Any:
     """A time to compare a time column with, in the dialect's stored form."""
     return stamp(iso(moment)) if dialect == "sqlite" else iso(moment)

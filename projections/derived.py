@@ -205,8 +205,3 @@ def _derived(db: Any, cursor: Any) -> tuple[str, str | None] | None:
     db.execute(cursor, "SELECT policy, clock FROM derived_under WHERE name = 'deposits'")
     row = cursor.fetchone()
     return (row[0], row[1]) if row else None
-
-
-def derived_under(db: Any, cursor: Any) -> str | None:
-    found = _derived(db, cursor)
-    return found[0] if found else None

@@ -46,7 +46,7 @@ def create_tables(db: Any) -> None:
     dropped and made anew, empty, at position 0: the next catch-up refolds them from the
     log, which is all they are made of."""
     missing = db.missing_relations([*relation_names(), "events"])
-    old = stored_layout(db)
+    old = stored_layout(db, missing)
     if not missing and old == LAYOUT:
         return
     with db.transaction() as cursor:
@@ -73,11 +73,12 @@ def create_tables(db: Any) -> None:
             _forget_read_models(db, cursor)
 
 
-def stored_layout(db: Any) -> int | None:
-    """The layout of the store's read models; None where it has none yet."""
-    if db.missing_relations(["read_model_layout"]):
+def stored_layout(db: Any, missing: set[str]) -> int | None:
+    """The layout of the store's read models (`missing`: the relations it lacks); None
+    where it has none yet."""
+    if "read_model_layout" in missing:
         # Tables from before the layout was recorded are layout 1.
-        return 1 if not db.missing_relations(["orders"]) else None
+        return 1 if "orders" not in missing else None
     rows = db.query("SELECT version FROM read_model_layout WHERE id = 1")
     return int(rows[0][0]) if rows else None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from smsledger.consumers.journal import (
@@ -14,15 +14,19 @@ from smsledger.consumers.journal import (
     log_rows,
 )
 from smsledger.domain.policy_versions import stamp
+from smsledger.projections.formats import iso
+from smsledger.projections.formats import stamp as fixed_width
 
 SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "time": "TEXT"}
 POSTGRES_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY", "time": "TIMESTAMPTZ"}
 
 
 def clock_time(moment: datetime) -> str:
-    """The ledger clock as stored: RFC 3339 UTC at fixed width, with a Z (a `timestamptz`
-    in PostgreSQL takes it as it is)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The ledger clock as stored: the read models' fixed-width RFC 3339 UTC form (a
+    `timestamptz` in PostgreSQL takes it as it is)."""
+    stored = fixed_width(iso(moment))
+    assert stored is not None  # a time in, a text out
+    return stored
 
 
 def stored_clock(value: str | datetime) -> datetime:

@@ -10,6 +10,7 @@ from smsledger.infra.alongside import (
     RefreshPacer,
     worth_it,
 )
+from tests.clocks import ManualClock
 
 SQLITE = "sqlite:///ledger.db"
 
@@ -31,16 +32,8 @@ def test_postgresql_keeps_the_second_process_for_a_large_input() -> None:
     assert worth_it("postgresql://u@h/db?schema=s", ALONE_FROM_EVENTS * 1_000, 10**7)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_refresh_waits_until_it_would_take_no_more_than_its_share() -> None:
-    clock = Clock()
+    clock = ManualClock()
     pacer = RefreshPacer(share=0.25, clock=clock)  # 3 s since for each second refreshing
     assert not pacer.due()  # nothing folded yet
     pacer.folded(100)
@@ -55,7 +48,7 @@ def test_the_refresh_waits_until_it_would_take_no_more_than_its_share() -> None:
 
 
 def test_nothing_folded_since_the_last_refresh_needs_none() -> None:
-    clock = Clock()
+    clock = ManualClock()
     pacer = RefreshPacer(share=0.25, clock=clock)
     pacer.folded(10)
     with pacer.refreshing():

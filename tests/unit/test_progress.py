@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from smsledger.infra.cli.render import end_progress, progress_line, progress_printer
+from tests.clocks import ManualClock
 
 
 class Terminal(io.StringIO):
@@ -12,16 +13,8 @@ class Terminal(io.StringIO):
         return True
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_on_a_terminal_progress_shows_a_bar_the_rate_and_the_time_left() -> None:
-    out, clock = Terminal(), Clock()
+    out, clock = Terminal(), ManualClock(100.0)
     report = progress_printer("rebuilding", out, total=1000, clock=clock)
     clock.now += 10.0
     report(250)
@@ -30,7 +23,7 @@ def test_on_a_terminal_progress_shows_a_bar_the_rate_and_the_time_left() -> None
 
 
 def test_a_fraction_of_the_input_read_sets_the_bar() -> None:
-    out, clock = Terminal(), Clock()
+    out, clock = Terminal(), ManualClock(100.0)
     report = progress_printer("ingesting", out, fraction=lambda: 0.5, clock=clock)
     clock.now += 60.0
     report(6000)
@@ -42,7 +35,7 @@ def test_without_a_known_size_there_is_a_count_and_a_rate_only() -> None:
 
 
 def test_updates_come_at_most_every_half_second() -> None:
-    out, clock = Terminal(), Clock()
+    out, clock = Terminal(), ManualClock(100.0)
     report = progress_printer("replaying", out, total=10, clock=clock)
     clock.now += 1.0
     report(1)
