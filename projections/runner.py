@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -19,13 +19,13 @@ from smsledger.domain.policies import Policy
 from .derived import derived_is_current, refresh_with
 from .events_view import events_view_statement
 from .folding import StoredRow, originator_hex
-from .projector import fold, touched_keys
-from .rebuild import AggregateOrderedLog, rebuild_all
 from .rows import BatchRows
 from .schema_docs import comment_statements
-from .series_folds import preload_series
 from .tables import LAYOUT, TABLES, create_statements, relation_names
 from .tracking import TRACKING_NAME, locked_position, track
+
+if TYPE_CHECKING:
+    from .rebuild import AggregateOrderedLog
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,10 @@ def _fold(db: Any, rows: BatchRows, events: list[StoredRow], first_after: int,
           last_id: int) -> None:
     """Fold one batch and move the position from `first_after` to `last_id`, atomically;
     if the position is no longer `first_after`, another projector got there first."""
+    # The folds import the domain's aggregates: a read of a caught-up store never needs them.
+    from .projector import fold, touched_keys
+    from .series_folds import preload_series
+
     if rows.position != first_after:
         rows.clear()  # kept rows are this projector's view at another position
     try:
@@ -207,6 +211,8 @@ def rebuild(
 ) -> int:
     """Empty the read models and fold the whole log again, in one transaction (see
     `rebuild.rebuild_all`); `rows` kept by a catch-up are forgotten."""
+    from .rebuild import rebuild_all
+
     create_tables(db)
     if rows is not None:
         rows.clear()

@@ -18,7 +18,7 @@ from smsledger.infra.stores.chain import (
     originator_bytes,
     state_bytes,
 )
-from smsledger.infra.stores.transcoding import event_classes
+from smsledger.infra.stores.transcoding import is_event_topic
 
 PAGE = 5000
 KEPT_FINDINGS = 20
@@ -126,7 +126,7 @@ def _verify_row(report: ChainReport, walk: _Walk, row: tuple[Any, ...]) -> None:
         walk.position = position
         return
     raw, version, topic, state = columns
-    if topic not in event_classes():
+    if not is_event_topic(topic):
         report.intact = False
         report.add(Finding(position, UUID(bytes=raw), version, topic,
                            f"topic {topic!r} is not an event of this ledger"))

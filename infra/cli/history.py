@@ -8,9 +8,6 @@ from uuid import UUID
 
 from smsledger.consumers.messages import DecodeError, parse_time
 from smsledger.domain import ids
-from smsledger.domain.account import Account
-from smsledger.domain.order import Order
-from smsledger.domain.refund import RefundRequest
 from smsledger.infra.cli.inputs import UsageError
 from smsledger.infra.stores.selection import OpenStore
 from smsledger.projections.formats import iso
@@ -115,19 +112,21 @@ def state_as_of(events: list[Any], as_of: datetime | None) -> dict[str, Any]:
         if as_of is not None and event.timestamp > as_of:
             break
         aggregate = event.mutate(aggregate)
-    if aggregate is None:
-        return {}
-    if isinstance(aggregate, Order):
+    # By the aggregate's class name, not isinstance: a history imports only the domain
+    # module of the aggregate it shows (the mapper resolves its events' classes), not all
+    # three with the order lifecycle's state machine.
+    kind = type(aggregate).__name__ if aggregate is not None else None
+    if kind == "Order":
         return {
             "order": aggregate.order, "account": aggregate.account, "state": aggregate.state,
             "price": aggregate.price, "provider": aggregate.provider,
             "charged": aggregate.charged, "released": aggregate.released,
             "deadline": iso(aggregate.deadline), "reason": aggregate.reason,
         }
-    if isinstance(aggregate, Account):
+    if kind == "Account":
         return {"account": aggregate.account, "status": aggregate.status,
                 **aggregate.balances(), "open_orders": sorted(aggregate.holds)}
-    if isinstance(aggregate, RefundRequest):
+    if kind == "RefundRequest":
         return {"request": aggregate.request, "account": aggregate.account,
                 "status": aggregate.status, "amount": aggregate.amount,
                 "rules": list(aggregate.rules), "policy": aggregate.policy}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from importlib import import_module
 from typing import Any
 from uuid import UUID
 
@@ -13,31 +14,37 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic
 
+# The ledger's aggregates by the module that defines each: a stored topic names a module,
+# and only these modules may be imported to resolve one.
+AGGREGATE_MODULES = {
+    "smsledger.domain.account": "Account",
+    "smsledger.domain.order": "Order",
+    "smsledger.domain.refund": "RefundRequest",
+}
+
 
 @cache
 def aggregate_topics() -> frozenset[str]:
-    return frozenset(get_topic(cls) for cls in _aggregates())
+    return frozenset(f"{module}:{name}" for module, name in AGGREGATE_MODULES.items())
+
+
+def is_event_topic(topic: str) -> bool:
+    """Whether `topic` is one of this ledger's event classes. A stored topic is a module
+    path and a name, which the library would import to resolve: only the aggregates'
+    modules are imported, each on the first of its events, so a command that reads one
+    order's events does not import the accounts' and refund requests' classes."""
+    module, _, name = topic.partition(":")
+    return module in AGGREGATE_MODULES and topic in _events_of(module)
 
 
 @cache
-def event_classes() -> dict[str, type]:
-    """Every event class of this ledger by its topic. A stored topic is a module path and a
-    name, which the library would import to resolve: only these may be resolved. Made on
-    first use: a command that reads no event (a query) does not import the aggregates."""
+def _events_of(module: str) -> dict[str, type]:
+    aggregate = getattr(import_module(module), AGGREGATE_MODULES[module])
     return {
         get_topic(member): member
-        for aggregate in _aggregates()
         for member in vars(aggregate).values()
         if isinstance(member, type) and issubclass(member, Aggregate.Event)
     }
-
-
-def _aggregates() -> tuple[type, ...]:
-    from smsledger.domain.account import Account
-    from smsledger.domain.order import Order
-    from smsledger.domain.refund import RefundRequest
-
-    return (Account, Order, RefundRequest)
 
 
 class UnknownTopicError(ValueError):
@@ -81,7 +88,7 @@ class FastMapper(Mapper[UUID]):
         self._topics: dict[type, str] = {}
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        if stored_event.topic not in event_classes():
+        if not is_event_topic(stored_event.topic):
             raise UnknownTopicError(stored_event, stored_event.topic)
         event = super().to_domain_event(stored_event)
         created = getattr(event, "originator_topic", None)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import orjson
+import pytest
+
 HEAVY = ("eventsourcing", "statemachine", "psycopg", "kafka", "starlette", "uvicorn",
          "prometheus_client", "jinja2")
 
@@ -25,7 +28,71 @@ def test_building_the_parser_imports_no_engine_store_or_broker_module() -> None:
 
 
 def test_the_probe_sees_a_heavy_module_once_a_command_needs_it() -> None:
-    probe = PROBE.replace("build_parser()", "build_parser()\nimport smsledger.infra.bootstrap")
+    probe = PROBE.replace("build_parser()", "build_parser()\nimport smsledger.infra.stores.sqlite")
     done = subprocess.run([sys.executable, "-c", probe, *HEAVY], capture_output=True,
                           text=True, check=True)
-    assert "eventsourcing" in done.stdout.split(",")
+    assert "eventsourcing" in done.stdout.strip().split(",")
+
+
+# A read command run in-process on a caught-up store, then (last line) the domain modules
+# it loaded.
+READ_PROBE = """
+import sys
+from smsledger.infra.cli.main import main
+code = main(sys.argv[1:])
+loaded = sorted(name for name in sys.modules
+                if name.startswith('smsledger.domain.') or name.split('.')[0] == 'statemachine')
+print('loaded:', code, ','.join(loaded))
+"""
+
+
+@pytest.fixture(scope="module")
+def caught_up_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("startup")
+    lines = [
+        {"id": "m1", "type": "account.opened", "at": "2026-06-01T00:00:00Z",
+         "data": {"account": "a1", "currency": "USD", "eu_consumer": False}},
+        {"id": "m2", "type": "deposit.succeeded", "at": "2026-06-01T00:00:01Z",
+         "data": {"account": "a1", "deposit": "d1", "amount": 500, "currency": "USD",
+                  "method": "card"}},
+        {"id": "m3", "type": "order.requested", "at": "2026-06-01T00:00:02Z",
+         "data": {"order": "o1", "account": "a1", "service": "wa", "country": "KZ",
+                  "price": 40}},
+    ]
+    source = folder / "in.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    url = f"sqlite:///{folder / 'ledger.db'}"
+    subprocess.run([sys.executable, "-m", "smsledger.infra.cli.main", "ingest", str(source),
+                    "--store", url], check=True, capture_output=True)
+    return url
+
+
+def _loaded_by(*argv: str) -> tuple[str, set[str]]:
+    done = subprocess.run([sys.executable, "-c", READ_PROBE, *argv], capture_output=True,
+                          text=True, check=True)
+    last = done.stdout.strip().splitlines()[-1].removeprefix("loaded: ")
+    code, _, loaded = last.partition(" ")
+    return code, set(loaded.split(",")) - {""}
+
+
+def test_a_query_of_a_caught_up_store_loads_no_aggregate_and_no_state_machine(
+    caught_up_store: str,
+) -> None:
+    code, loaded = _loaded_by("query", "balances", "--store", caught_up_store, "--account", "a1")
+    assert code == "0"
+    assert not loaded & {"smsledger.domain.account", "smsledger.domain.order",
+                         "smsledger.domain.refund", "statemachine"}
+
+
+def test_an_accounts_history_loads_the_account_alone(caught_up_store: str) -> None:
+    code, loaded = _loaded_by("history", "--store", caught_up_store, "a1")
+    assert code == "0"
+    assert "smsledger.domain.account" in loaded
+    assert not loaded & {"smsledger.domain.order", "smsledger.domain.refund", "statemachine"}
+
+
+def test_an_orders_history_loads_the_order_and_its_lifecycle(caught_up_store: str) -> None:
+    code, loaded = _loaded_by("history", "--store", caught_up_store, "o1")
+    assert code == "0"
+    assert {"smsledger.domain.order", "statemachine"} <= loaded
+    assert "smsledger.domain.refund" not in loaded
