@@ -49,37 +49,61 @@ class EventStore:
         self.app = app
         self.database = database
         self.cache_size = cache_size
+        # Two LRUs. Accounts, open orders and refund requests (`_cache`) are read again
+        # and again; a finished order (`_finished`), or the mark that an id has no events
+        # yet, rarely is. Kept in one LRU, the day's finished orders pushed the long-lived
+        # accounts out, and every evicted account was replayed from the log on its next
+        # message: the cost of a message grew with the log.
         self._cache: OrderedDict[UUID, Any] = OrderedDict()
+        self._finished: OrderedDict[UUID, Any] = OrderedDict()
+        self.finished_size = max(cache_size // 4, 1)
+        self.reads = 0  # aggregates read from the store (not found in either LRU)
 
     def get(self, aggregate_id: UUID) -> Aggregate | None:
-        cached = self._cache.get(aggregate_id, None)
+        cached = self._cached(aggregate_id)
         if cached is not None:
-            self._cache.move_to_end(aggregate_id)
             return None if cached is _ABSENT else cached
         try:
             aggregate: Aggregate | None = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             aggregate = None
+        self.reads += 1
         self._remember(aggregate_id, aggregate)
         return aggregate
 
+    def _cached(self, aggregate_id: UUID) -> Any:
+        for lru in (self._cache, self._finished):
+            cached = lru.get(aggregate_id, None)
+            if cached is not None:
+                lru.move_to_end(aggregate_id)
+                return cached
+        return None
+
     def _remember(self, aggregate_id: UUID, aggregate: Aggregate | None) -> None:
-        self._cache[aggregate_id] = _ABSENT if aggregate is None else aggregate
-        self._cache.move_to_end(aggregate_id)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        finished = aggregate is None or getattr(aggregate, "is_final", False)
+        lru, other, size = ((self._finished, self._cache, self.finished_size) if finished
+                            else (self._cache, self._finished, self.cache_size))
+        other.pop(aggregate_id, None)
+        lru[aggregate_id] = _ABSENT if aggregate is None else aggregate
+        lru.move_to_end(aggregate_id)
+        while len(lru) > size:
+            lru.popitem(last=False)
 
     def forget(self, aggregate_ids: list[UUID] | None = None) -> None:
         if aggregate_ids is None:
             self._cache.clear()
+            self._finished.clear()
         for aggregate_id in aggregate_ids or ():
             self._cache.pop(aggregate_id, None)
+            self._finished.pop(aggregate_id, None)
 
     def prefetch(self, aggregate_ids: list[UUID]) -> None:
         """Load every aggregate a batch will need in bulk, absent ones included."""
-        wanted = [i for i in dict.fromkeys(aggregate_ids) if i not in self._cache]
+        wanted = [i for i in dict.fromkeys(aggregate_ids)
+                  if i not in self._cache and i not in self._finished]
         if not wanted:
             return
+        self.reads += len(wanted)
         mapper = self.app.mapper
         found: dict[UUID, Any] = {}
         for stored in self.app.recorder.select_events_of(wanted):  # type: ignore[attr-defined]
