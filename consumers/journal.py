@@ -12,56 +12,9 @@ from uuid import UUID
 if TYPE_CHECKING:
     from eventsourcing.domain import Aggregate
 
-# Portable DDL (SQLite and PostgreSQL); `{blob}` is BLOB or BYTEA.
-JOURNAL_TABLES = (
-    """CREATE TABLE IF NOT EXISTS processed_messages (
-        message_id TEXT PRIMARY KEY, type TEXT NOT NULL, outcome TEXT NOT NULL,
-        reason TEXT, digest TEXT)""",
-    """CREATE TABLE IF NOT EXISTS rejections (
-        message_id TEXT PRIMARY KEY, type TEXT NOT NULL, at TEXT NOT NULL, account TEXT,
-        subject TEXT, reason TEXT NOT NULL, detail TEXT NOT NULL, rules TEXT NOT NULL)""",
-    # `query rejections --account`, in the view's order.
-    "CREATE INDEX IF NOT EXISTS rejections_by_account ON rejections (account, at)",
-    """CREATE TABLE IF NOT EXISTS dead_letters (
-        seq {serial}, message_id TEXT, reason TEXT NOT NULL,
-        detail TEXT NOT NULL, source TEXT NOT NULL, partition_no INTEGER,
-        offset_no BIGINT, raw {blob} NOT NULL, fingerprint TEXT UNIQUE)""",
-    "CREATE INDEX IF NOT EXISTS dead_letters_message_id ON dead_letters (message_id)",
-    """CREATE TABLE IF NOT EXISTS parked_messages (
-        message_id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
-        at TEXT NOT NULL, source TEXT NOT NULL, partition_no INTEGER, offset_no BIGINT,
-        raw {blob} NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS deadlines (
-        aggregate_id TEXT PRIMARY KEY, kind TEXT NOT NULL, due TEXT NOT NULL,
-        account TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS consumer_offsets (
-        consumer_group TEXT NOT NULL, topic TEXT NOT NULL, partition_no INTEGER NOT NULL,
-        next_offset BIGINT NOT NULL, PRIMARY KEY (consumer_group, topic, partition_no))""",
-    """CREATE TABLE IF NOT EXISTS ledger_clock (
-        id INTEGER PRIMARY KEY, watermark {time} NOT NULL, policy TEXT NOT NULL)""",
-    # Each partition's time (-1: a single writer's): its clock (latest clock.tick, or the
-    # wall clock it followed once caught up) and the latest event time processed on it.
-    """CREATE TABLE IF NOT EXISTS partition_clocks (
-        consumer_group TEXT NOT NULL, partition_no INTEGER NOT NULL, clock TEXT,
-        latest TEXT, PRIMARY KEY (consumer_group, partition_no))""",
-    # Messages applied more than the allowed lateness behind their partition's clock.
-    """CREATE TABLE IF NOT EXISTS late_messages (
-        message_id TEXT PRIMARY KEY, at TEXT NOT NULL, clock TEXT NOT NULL,
-        source TEXT NOT NULL, partition_no INTEGER, offset_no BIGINT)""",
-    # The policy versions decisions used: the file each was read from, as it was then.
-    """CREATE TABLE IF NOT EXISTS policy_versions (
-        ref TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL,
-        effective_from TEXT NOT NULL, digest TEXT NOT NULL, content TEXT NOT NULL,
-        first_at TEXT NOT NULL, last_at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS policy_dir (id INTEGER PRIMARY KEY, path TEXT NOT NULL)""",
-    # Every inbound line that was not a duplicate, in the order processed (`lines` of them
-    # a row, see `log_rows`), and the points where the clock moved without a message or an
-    # input ended: what a replay needs.
-    """CREATE TABLE IF NOT EXISTS inbound_log (
-        seq {serial}, kind TEXT NOT NULL, at TEXT, lines INTEGER NOT NULL, raw {blob})""",
-)
+# The tables these rows go to: `infra/stores/journal_tables.py`.
 
-# `partition_no` of a single writer's clock in `partition_clocks`.
+# `partition` of a single writer's clock in `partition_clocks`.
 SINGLE_CLOCK = -1
 
 # Kinds of the batch's inbound entries; a row of consecutive messages is LOGGED_MESSAGES.

@@ -29,6 +29,7 @@ from smsledger.consumers.journal import (
 from smsledger.consumers.messages import DecodeError, Message, decode
 from smsledger.domain.policy_versions import PolicyVersions, spliced
 from smsledger.infra.bootstrap import Ledger, scratch_ledger
+from smsledger.infra.stores.journal_sql import stored_clock
 from smsledger.infra.whatif_figures import Figures, figures
 from smsledger.projections import runner
 
@@ -56,9 +57,9 @@ class Side:
     messages: int
 
 
-def inbound_log(ledger: Ledger) -> Iterator[tuple[int, str, str | None, bytes | None]]:
+def inbound_log(ledger: Ledger) -> Iterator[tuple[int, str, Any, bytes | None]]:
     """The store's inbound log in the order it was processed, a message at a time:
-    (row, kind, time of a clock mark, bytes of a message)."""
+    (row, kind, time of a clock mark as stored, bytes of a message)."""
     db, after = ledger.opened.database, 0
     while True:
         rows = db.query("SELECT seq, kind, at, raw FROM inbound_log WHERE seq > ?"
@@ -126,7 +127,7 @@ class _Replayer:
                 self._flush()
                 self.engine.input_over()
             elif kind == LOGGED_CLOCK:
-                clock = datetime.fromisoformat(at or "")
+                clock = stored_clock(at)
                 if until is not None and clock >= until:
                     continue
                 self._reach(clock)

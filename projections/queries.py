@@ -10,11 +10,6 @@ from .columns import json_list, time_out
 from .series_queries import GROUP_VIEWS, SERIES_QUERIES, SERIES_SHAPES, TIME_COLUMNS, time_bound
 
 
-def _split(text: str | None) -> list[str]:
-    """A journal table's comma-separated rules."""
-    return [part for part in (text or "").split(",") if part]
-
-
 def _list(value: Any) -> list[str]:
     """A JSON list column: a list from PostgreSQL, JSON text from SQLite."""
     return list(json_list(value) or [])
@@ -52,11 +47,11 @@ QUERIES: dict[str, tuple[str, str, str]] = {
         "account", "request",
     ),
     "rejections": (
-        "SELECT message_id, type, at, account, subject, reason, detail, rules FROM rejections",
-        "account", "at, message_id",
+        "SELECT message, type, at, account, subject, reason, detail, rules FROM rejections",
+        "account", "at, message",
     ),
     "dead-letters": (
-        "SELECT seq, message_id, reason, detail, source, partition_no, offset_no, raw"
+        'SELECT seq, message, reason, detail, source, "partition", "offset", raw'
         " FROM dead_letters",
         "", "seq",
     ),
@@ -103,8 +98,8 @@ def _refunds(r: tuple[Any, ...]) -> dict[str, Any]:
 
 def _rejections(r: tuple[Any, ...]) -> dict[str, Any]:
     return {
-        "message": r[0], "type": r[1], "at": r[2], "account": r[3], "subject": r[4],
-        "reason": r[5], "detail": r[6], "rules": _split(r[7]),
+        "message": r[0], "type": r[1], "at": _time(r[2]), "account": r[3], "subject": r[4],
+        "reason": r[5], "detail": r[6], "rules": _list(r[7]),
     }
 
 

@@ -30,7 +30,7 @@ TIME_COLUMNS: dict[str, tuple[str, str]] = {
     "orders": ("requested_at", "stamp"),
     "deposits": ("at", "stamp"),
     "refunds": ("requested_at", "stamp"),
-    "rejections": ("at", "time"),
+    "rejections": ("at", "stamp"),
     "hourly": ("period", "hour"),
     "daily": ("period", "day"),
     "daily-money": ("day", "day"),

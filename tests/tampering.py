@@ -112,14 +112,14 @@ def import_topic(db: Db) -> list[str]:
 
 
 def remove_rejection(db: Db) -> list[str]:
-    assert db.run("DELETE FROM rejections WHERE message_id ="
-                  " (SELECT MIN(message_id) FROM rejections)") == 1
+    assert db.run("DELETE FROM rejections WHERE message ="
+                  " (SELECT MIN(message) FROM rejections)") == 1
     return ["journal: 1 messages processed as rejected without a rejection"]
 
 
 def alter_dead_letter(db: Db) -> list[str]:
     assert db.run("UPDATE dead_letters SET raw = ? WHERE seq = (SELECT MIN(seq) FROM"
-                  " dead_letters WHERE message_id IS NULL)", (b"{}",)) == 1
+                  " dead_letters WHERE message IS NULL)", (b"{}",)) == 1
     return ["do not match their fingerprint"]
 
 

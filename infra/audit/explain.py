@@ -10,6 +10,7 @@ from typing import Any
 
 from smsledger.domain import ids
 from smsledger.domain.clauses import clause_for
+from smsledger.projections.columns import json_list, time_out
 from smsledger.projections.formats import iso
 from smsledger.projections.queries import run_query
 
@@ -100,8 +101,8 @@ def _rejections(database: Any, subject: str, store_policy: str) -> list[Decision
         "SELECT at, type, reason, detail, rules FROM rejections WHERE subject = ? ORDER BY at",
         (subject,))
     return [
-        Decision(at, f"rejected {kind}", f"{kind} refused ({reason}): {detail}", None,
-                 rule_quotes([r for r in (rules or "").split(",") if r], store_policy))
+        Decision(time_out(at), f"rejected {kind}", f"{kind} refused ({reason}): {detail}", None,
+                 rule_quotes(list(json_list(rules)), store_policy))
         for at, kind, reason, detail, rules in rows
     ]
 

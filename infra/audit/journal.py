@@ -48,12 +48,12 @@ def _unmatched(
     join = f" AND o.{condition}" if condition else ""
     filtered = f" AND t.{where}" if where else ""
     unmatched = (
-        f"FROM {table} t LEFT JOIN {other} o ON o.message_id = t.message_id{join}"
-        f" WHERE o.message_id IS NULL AND t.message_id IS NOT NULL{filtered}")
+        f"FROM {table} t LEFT JOIN {other} o ON o.message = t.message{join}"
+        f" WHERE o.message IS NULL AND t.message IS NOT NULL{filtered}")
     count = database.query(f"SELECT COUNT(*) {unmatched}")[0][0]
     if not count:
         return []
-    rows = database.query(f"SELECT t.message_id {unmatched} ORDER BY t.message_id LIMIT {SHOWN}")
+    rows = database.query(f"SELECT t.message {unmatched} ORDER BY t.message LIMIT {SHOWN}")
     named = ", ".join(str(r[0]) for r in rows)
     return [f"journal: {count} {what} ({named}{', …' if count > SHOWN else ''})"]
 
@@ -65,7 +65,7 @@ def _fingerprints(database: Any) -> list[str]:
     after = 0
     while True:
         rows = database.query(
-            "SELECT seq, message_id, source, partition_no, offset_no, raw, fingerprint"
+            'SELECT seq, message, source, "partition", "offset", raw, fingerprint'
             " FROM dead_letters WHERE seq > ? ORDER BY seq LIMIT 1000", (after,))
         if not rows:
             break

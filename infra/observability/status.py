@@ -48,8 +48,8 @@ def read_model_position(db: Any, tables: dict[str, list[str]]) -> int:
 def stored_offsets(db: Any, tables: dict[str, list[str]]) -> list[dict[str, Any]]:
     if "consumer_offsets" not in tables:
         return []
-    rows = db.query("SELECT consumer_group, topic, partition_no, next_offset"
-                    " FROM consumer_offsets ORDER BY consumer_group, topic, partition_no")
+    rows = db.query('SELECT consumer_group, topic, "partition", next_offset'
+                    ' FROM consumer_offsets ORDER BY consumer_group, topic, "partition"')
     return [{"group": g, "topic": t, "partition": p, "stored": o} for g, t, p, o in rows]
 
 

@@ -23,7 +23,7 @@ from smsledger.consumers.journal import (
     message_digest,
 )
 from smsledger.domain.policy_versions import UsedVersion
-from smsledger.infra.stores.journal_sql import stored_clock
+from smsledger.infra.stores.journal_sql import stored_clock, stored_time
 from smsledger.infra.stores.transcoding import FastMapper, OrjsonTranscoder
 from smsledger.projections.db import Database
 
@@ -127,25 +127,25 @@ class EventStore:
         found = {
             r[0]: Seen(r[1] == "dead_lettered", r[2])
             for r in self.database.rows_with(
-                "processed_messages", "message_id, outcome, digest", "message_id", message_ids)
+                "processed_messages", "message, outcome, digest", "message", message_ids)
         }
         for r in self.database.rows_with(
-                "parked_messages", "message_id, raw", "message_id", message_ids):
+                "parked_messages", "message, raw", "message", message_ids):
             found[r[0]] = Seen(False, message_digest(bytes(r[1])))
         return found
 
     def deadlines(self) -> list[tuple[UUID, str, datetime, str]]:
         rows = self.database.query("SELECT aggregate_id, kind, due, account FROM deadlines", ())
-        return [(UUID(r[0]), r[1], datetime.fromisoformat(r[2]), r[3]) for r in rows]
+        return [(UUID(r[0]), r[1], stored_clock(r[2]), r[3]) for r in rows]
 
     def parked(self) -> list[Parked]:
         rows = self.database.query(
-            "SELECT message_id, kind, subject, at, source, partition_no, offset_no, raw"
+            'SELECT message, kind, subject, at, source, "partition", "offset", raw'
             " FROM parked_messages",
             (),
         )
         return [
-            Parked(r[0], r[1], r[2], datetime.fromisoformat(r[3]),
+            Parked(r[0], r[1], r[2], stored_clock(r[3]),
                    Inbound(bytes(r[7]), r[4], r[5], r[6]))
             for r in rows
         ]
@@ -161,8 +161,7 @@ class EventStore:
     def used_policy_versions(self) -> list[UsedVersion]:
         rows = self.database.query(
             "SELECT ref, digest, first_at, last_at FROM policy_versions ORDER BY ref", ())
-        return [UsedVersion(r[0], r[1], datetime.fromisoformat(r[2]),
-                            datetime.fromisoformat(r[3])) for r in rows]
+        return [UsedVersion(r[0], r[1], stored_clock(r[2]), stored_clock(r[3])) for r in rows]
 
     def policy_dir(self) -> str | None:
         rows = self.database.query("SELECT path FROM policy_dir WHERE id = 1", ())
@@ -180,7 +179,7 @@ class EventStore:
 
     def offsets(self, consumer_group: str) -> dict[tuple[str, int], int]:
         rows = self.database.query(
-            "SELECT topic, partition_no, next_offset FROM consumer_offsets"
+            'SELECT topic, "partition", next_offset FROM consumer_offsets'
             " WHERE consumer_group = ?",
             (consumer_group,),
         )
@@ -190,11 +189,11 @@ class EventStore:
         self, consumer_group: str
     ) -> dict[int | None, tuple[datetime | None, datetime | None]]:
         rows = self.database.query(
-            "SELECT partition_no, clock, latest FROM partition_clocks"
+            'SELECT "partition", clock, latest FROM partition_clocks'
             " WHERE consumer_group = ?",
             (consumer_group,),
         )
-        return {None if r[0] == SINGLE_CLOCK else r[0]: (_time(r[1]), _time(r[2]))
+        return {None if r[0] == SINGLE_CLOCK else r[0]: (stored_time(r[1]), stored_time(r[2]))
                 for r in rows}
 
     @contextmanager
@@ -202,6 +201,3 @@ class EventStore:
         with self.database.transaction() as cursor:
             yield cursor
 
-
-def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)

@@ -27,18 +27,20 @@ from smsledger.infra.stores.chain import (
     ensure_chain,
     tail_digest,
 )
+from smsledger.infra.stores.journal_docs import journal_comment_statements
+from smsledger.infra.stores.journal_migration import (
+    RECORD_LAYOUT,
+    rename_statements,
+    retype_statements,
+)
 from smsledger.infra.stores.journal_sql import (
     POSTGRES_TYPES,
-    journal_ddl,
     missing_digest_column,
     release_claims,
     write_journal,
 )
-from smsledger.infra.stores.postgres_catalog import (
-    created_relations,
-    retype_statements,
-    schema_is_complete,
-)
+from smsledger.infra.stores.journal_tables import journal_ddl, kinds
+from smsledger.infra.stores.postgres_catalog import created_relations, schema_is_complete
 
 # Table creation takes this advisory lock (per database): CREATE ... IF NOT EXISTS does not
 # wait for a concurrent creator, so two processes opening a new store at once could fail in
@@ -93,7 +95,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         ).format(*events)
         # The library types its statements as Composed; it executes any psycopg Composable.
         self.sql_create_statements.extend(
-            SQL(s) for s in journal_ddl(POSTGRES_TYPES)  # type: ignore[misc]
+            SQL(s) for s in journal_ddl("postgres")  # type: ignore[misc]
         )
         self.sql_create_statements.append(
             SQL(CHAIN_TABLE.format(**POSTGRES_TYPES)))  # type: ignore[arg-type]
@@ -140,6 +142,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as curs:  # holds the lock meanwhile
             lock_for_ddl(curs)
             self._create_schema()
+            self._rename_journal_columns()  # before the CREATE INDEX on the new names
             super().create_table()
             with curs.connection.cursor(row_factory=tuple_row) as cursor:
                 cursor.execute(
@@ -149,7 +152,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 )
                 has_digest = cursor.fetchone() is not None
                 self.chain_upgrade = ensure_chain(cursor, self, has_digest=has_digest)
-            self._add_digest_column()
+            self._complete_journal()
 
     def _schema_is_complete(self) -> bool:
         relations = created_relations(
@@ -159,9 +162,27 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             return schema_is_complete(
                 cursor, self.datastore.schema, relations, self.events_table_name)
 
-    def _add_digest_column(self) -> None:
-        """A journal written before digests were kept gains the column. Looked up first:
-        ALTER TABLE locks the table out even when the column exists, and a writer may hold it."""
+    def _journal_columns(self, curs: Cursor[Any]) -> dict[tuple[str, str], str]:
+        """(table, column) -> catalog type, of every column in the store's schema."""
+        curs.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = %s", (self.datastore.schema,))
+        return {(r["table_name"], r["column_name"]): r["data_type"] for r in curs.fetchall()}
+
+    def _rename_journal_columns(self) -> None:
+        """A journal of layout 1 (`message_id`, `partition_no`, `offset_no`) takes the CLI's
+        names, committed before the journal's CREATE statements run on other connections."""
+        with self.datastore.transaction(commit=True) as curs:
+            columns: dict[str, set[str]] = {}
+            for table, column in self._journal_columns(curs):
+                columns.setdefault(table, set()).add(column)
+            for statement in rename_statements(columns):
+                curs.execute(statement)
+
+    def _complete_journal(self) -> None:
+        """A journal written before digests were kept gains the column, one of layout 1 has
+        its text times and rules retyped; every journal column gets its comment. Looked up
+        first: ALTER TABLE locks the table out even when nothing changes."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = %s"
@@ -169,12 +190,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             columns = {row["column_name"] for row in curs.fetchall()}
             for statement in missing_digest_column(columns):
                 curs.execute(statement)
-            curs.execute(
-                "SELECT table_name, column_name, data_type FROM information_schema.columns"
-                " WHERE table_schema = %s", (self.datastore.schema,))
-            types = {(r["table_name"], r["column_name"]): r["data_type"] for r in curs.fetchall()}
-            for statement in retype_statements(types):  # e.g. the clock's text, now a time
+            for statement in retype_statements(self._journal_columns(curs)):
                 curs.execute(statement)
+            for statement in journal_comment_statements():
+                curs.execute(statement)
+            curs.execute(RECORD_LAYOUT)
 
     def _create_schema(self) -> None:
         # Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the
@@ -197,10 +217,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             return
         # The two tables with a row per message go in as text arrays, one statement each:
         # a pipelined executemany costs a protocol round of work per row.
-        release_claims(curs, journal, placeholder="%s")
+        release_claims(curs, journal, "postgres")
         _insert_text_rows(curs, "processed_messages", journal.processed)
         _insert_text_rows(curs, "rejections", journal.rejections)
-        write_journal(curs, replace(journal, processed=[], rejections=[]), placeholder="%s",
+        write_journal(curs, replace(journal, processed=[], rejections=[]), "postgres",
                       claims_released=True)
 
     def select_stored_after(self, position: int, limit: int) -> list[tuple[Any, ...]]:
@@ -283,11 +303,18 @@ def _as_json_document(stored_events: Sequence[StoredEvent], digests: list[bytes]
     return orjson.dumps(rows).decode()
 
 
+# A text field of a JSON row as the journal column's kind. The engine gives rule ids
+# comma-separated (`Batch.rejections`), stored as a JSON array.
+_FIELD_AS = {"TIME": "(e->>{0})::timestamptz", "JSON": "to_jsonb(string_to_array(e->>{0}, ','))"}
+
+
 def _insert_text_rows(curs: Cursor[Any], table: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Rows of text (or NULL) columns, sent as one JSON array of arrays."""
+    """Rows of text (or NULL) fields, sent as one JSON array of arrays, each field made
+    its column's kind."""
     if not rows:
         return
-    fields = SQL(", ").join(SQL(f"e->>{i}") for i in range(len(rows[0])))
+    fields = SQL(", ").join(SQL(_FIELD_AS.get(kind, "e->>{0}").format(i))
+                            for i, kind in enumerate(kinds(table)))
     curs.execute(
         SQL("INSERT INTO {0} SELECT {1} FROM json_array_elements(%s::json) AS batch(e)").format(
             Identifier(table), fields),

@@ -11,15 +11,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from smsledger.infra.stores.journal_tables import catalog_columns
+
 # The relation a CREATE TABLE / CREATE [UNIQUE] INDEX ... IF NOT EXISTS statement makes.
 _CREATED = re.compile(
     r'CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s+(?:"?[\w]+"?\.)?"?(\w+)"?',
     re.IGNORECASE,
 )
-# Columns added to tables after they first shipped; a store without them needs its DDL run.
-LATER_COLUMNS = (("processed_messages", "digest"),)
-# Columns whose type changed since they first shipped: (table, column, type now, as cast).
-RETYPED = (("ledger_clock", "watermark", "timestamp with time zone", "timestamptz"),)
 
 
 def created_relations(statements: Iterable[str]) -> set[str]:
@@ -29,24 +27,19 @@ def created_relations(statements: Iterable[str]) -> set[str]:
 
 def schema_is_complete(cursor: Any, schema: str, relations: set[str], events_table: str) -> bool:
     """True when `schema` holds every one of `relations`, the events table has its digest
-    column and every later column is there: opening needs no DDL. `cursor` yields tuples."""
+    column and every journal column is there with its type (a journal of an older layout,
+    or one written before digests were kept, is not): opening needs no DDL. `cursor`
+    yields tuples."""
     cursor.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = %s AND c.relname = ANY(%s)", (schema, sorted(relations)))
     if {row[0] for row in cursor.fetchall()} != relations:
         return False
-    wanted = {(events_table, "digest"), *LATER_COLUMNS, *((t, c) for t, c, _, _ in RETYPED)}
+    wanted = catalog_columns()
+    tables = sorted({table for table, _ in wanted} | {events_table})
     cursor.execute(
         "SELECT table_name, column_name, data_type FROM information_schema.columns"
-        " WHERE table_schema = %s AND (table_name, column_name) IN ("
-        + ", ".join(["(%s, %s)"] * len(wanted)) + ")",
-        (schema, *[part for pair in sorted(wanted) for part in pair]))
+        " WHERE table_schema = %s AND table_name = ANY(%s)", (schema, tables))
     found = {(row[0], row[1]): row[2] for row in cursor.fetchall()}
-    return set(found) == wanted and not retype_statements(found)
-
-
-def retype_statements(types: dict[tuple[str, str], str]) -> list[str]:
-    """ALTER TABLE for each column of `RETYPED` whose type (in `types`) is an older one."""
-    return [f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {cast} USING {column}::{cast}"
-            for table, column, now, cast in RETYPED
-            if (table, column) in types and types[(table, column)] != now]
+    return (events_table, "digest") in found and all(
+        found.get(column) == kind for column, kind in wanted.items())

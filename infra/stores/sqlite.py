@@ -27,12 +27,9 @@ from smsledger.infra.stores.chain import (
     ensure_chain,
     tail_digest,
 )
-from smsledger.infra.stores.journal_sql import (
-    SQLITE_TYPES,
-    journal_ddl,
-    missing_digest_column,
-    write_journal,
-)
+from smsledger.infra.stores.journal_migration import RECORD_LAYOUT, migrate_sqlite
+from smsledger.infra.stores.journal_sql import SQLITE_TYPES, missing_digest_column, write_journal
+from smsledger.infra.stores.journal_tables import JOURNAL_LAYOUT, journal_ddl
 
 # Pages each connection may keep in memory (negative: KiB). SQLite's default of 2 MB makes
 # a log past ~100 MB read index pages of the stored events and the journal back from the OS
@@ -150,7 +147,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
 
     def construct_create_table_statements(self) -> list[str]:
         return [
-            *super().construct_create_table_statements(), *journal_ddl(SQLITE_TYPES),
+            *super().construct_create_table_statements(), *journal_ddl("sqlite"),
             CHAIN_TABLE.format(**SQLITE_TYPES),
         ]
 
@@ -158,10 +155,13 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         # The library's deferred transaction fails at once when another process (a second
         # consumer starting beside the first) creates the tables at the same moment.
         with write_transaction(self.datastore) as cursor:
+            layout = migrate_sqlite(cursor)  # an older journal, before the CREATEs index it
             self._create_table(cursor)
             cursor.execute("PRAGMA table_info(processed_messages)")
             for statement in missing_digest_column({row[1] for row in cursor.fetchall()}):
                 cursor.execute(statement)
+            if layout != JOURNAL_LAYOUT:
+                cursor.execute(RECORD_LAYOUT)
             cursor.execute(f"SELECT name FROM pragma_table_info('{self.events_table_name}')")
             has_digest = "digest" in {row[0] for row in cursor.fetchall()}
             self.chain_upgrade = ensure_chain(cursor, self, has_digest=has_digest)

@@ -103,7 +103,7 @@ def test_scraped_metrics_match_the_records_produced_and_the_store(
         db = ledger.opened.database
         rejections = Counter(r[0] for r in db.query("SELECT reason FROM rejections"))
         dead = Counter(r[0] for r in db.query("SELECT reason FROM dead_letters"))
-        late = [r[0] for r in db.query("SELECT message_id FROM late_messages")]
+        late = [r[0] for r in db.query("SELECT message FROM late_messages")]
         watermark = ledger.opened.store.watermark()
     finally:
         ledger.close()

@@ -4,6 +4,7 @@ identical rebuilds, independent schemas, and a clear error when the server is un
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ def test_journal_rows_vanish_with_a_conflicting_event(pg_url: str) -> None:
             opened.recorder.insert_events(
                 [event], journal=Batch(processed=[("m-2", "t", "ok", None)])
             )
-        rows = opened.database.query("SELECT message_id FROM processed_messages")
+        rows = opened.database.query("SELECT message FROM processed_messages")
         assert rows == [("m-1",)]
     finally:
         opened.close()
@@ -153,9 +154,12 @@ def test_stored_states_and_journal_rows_arrive_byte_for_byte(pg_url: str) -> Non
             ("binary", b"\xff\x00"), ("nul", b"a\x00b")]
         assert [r[1] for r in stored[:3]] == [e.originator_id for e in events]
         assert opened.database.query(
-            "SELECT message_id, reason FROM processed_messages ORDER BY message_id"
+            "SELECT message, reason FROM processed_messages ORDER BY message"
         ) == [("m-1", None), ("m-2", "why ü")]
-        assert opened.database.query("SELECT * FROM rejections") == [rejection]
+        # the time a timestamptz, the engine's comma-separated rules a JSON array
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        assert [(*r[:2], r[2].astimezone(UTC), *r[3:]) for r in opened.database.query(
+            "SELECT * FROM rejections")] == [(*rejection[:2], at, *rejection[3:7], [])]
     finally:
         opened.close()
 

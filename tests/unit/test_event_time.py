@@ -78,8 +78,8 @@ def test_a_late_message_is_journalled_with_the_clock_it_was_behind() -> None:
     outcome = run(s)
     rows = outcome.ledger.opened.database.query("SELECT * FROM late_messages")
     sms = s.messages[-1]
-    assert rows == [(sms["id"], "2026-06-01T10:19:00Z", "2026-06-01T10:30:00Z", "test", None,
-                     len(s.messages))]
+    assert rows == [(sms["id"], "2026-06-01T10:19:00.000000Z", "2026-06-01T10:30:00.000000Z",
+                     "test", None, len(s.messages))]
 
 
 def test_a_parked_message_waits_for_its_order_whatever_other_accounts_do() -> None:

@@ -85,8 +85,8 @@ def test_the_store_records_each_version_used_with_its_file_digest(
         for ref in ("sms-service@1", "sms-service@2")
     ]
     # The first and last messages each version decided.
-    assert rows[0][2:] == ("2026-06-01T10:00:00.000000+00:00", "2026-06-05T10:00:00.000000+00:00")
-    assert rows[1][2:] == ("2026-06-11T10:00:00.000000+00:00", "2026-06-15T10:00:00.000000+00:00")
+    assert rows[0][2:] == ("2026-06-01T10:00:00.000000Z", "2026-06-05T10:00:00.000000Z")
+    assert rows[1][2:] == ("2026-06-11T10:00:00.000000Z", "2026-06-15T10:00:00.000000Z")
 
 
 def test_every_line_is_kept_in_the_inbound_log_in_order(three_day_window: Path) -> None:

@@ -57,13 +57,13 @@ def test_present_finds_exactly_the_stored_ids_among_thousands(tmp_path: Path) ->
         with db.transaction() as cursor:
             db.executemany(
                 cursor,
-                "INSERT INTO processed_messages (message_id, type, outcome) VALUES (?, ?, ?)",
+                "INSERT INTO processed_messages (message, type, outcome) VALUES (?, ?, ?)",
                 [(m, "payment.succeeded", "applied") for m in stored],
             )
         asked = [f"m-{i:05d}" for i in range(6000)] + ['quo"te', "ünï-ко́д", "a,b", "a", ""]
-        assert db.present("processed_messages", "message_id", asked) == set(stored)
-        assert db.present("processed_messages", "message_id", []) == set()
-        assert db.present("parked_messages", "message_id", asked) == set()
+        assert db.present("processed_messages", "message", asked) == set(stored)
+        assert db.present("processed_messages", "message", []) == set()
+        assert db.present("parked_messages", "message", asked) == set()
     finally:
         ledger.close()
 
@@ -95,10 +95,10 @@ def test_present_tells_ids_with_a_nul_apart_from_their_prefix(tmp_path: Path) ->
         with db.transaction() as cursor:
             db.executemany(
                 cursor,
-                "INSERT INTO processed_messages (message_id, type, outcome) VALUES (?, ?, ?)",
+                "INSERT INTO processed_messages (message, type, outcome) VALUES (?, ?, ?)",
                 [("m\x00x", "t", "applied"), ("n", "t", "applied")])
         asked = ["m", "m\x00x", "m\x00y", "n\x00", "n"]
-        assert db.present("processed_messages", "message_id", asked) == {"m\x00x", "n"}
+        assert db.present("processed_messages", "message", asked) == {"m\x00x", "n"}
     finally:
         ledger.close()
 
