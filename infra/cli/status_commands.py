@@ -58,8 +58,8 @@ def kafka_status(args: argparse.Namespace, settings: Settings,
 
     kafka = replace(settings.kafka, bootstrap=args.bootstrap,
                     group_id=args.group or settings.kafka.group_id)
-    stored = {(r["topic"], r["partition"]): r["stored"] for r in stored_rows
-              if r["group"] == kafka.group_id}
+    stored = {(r["topic"], r["partition"]): r["next_offset"] for r in stored_rows
+              if r["consumer_group"] == kafka.group_id}
     # The inbound topics of the settings, and whatever topics the group stored offsets of.
     topics = {*kafka.topics.inbound, *(topic for topic, _ in stored)}
     partitions = partition_lag(stored, end_offsets(kafka, topics, stored), committed_offsets(kafka))

@@ -50,7 +50,8 @@ def stored_offsets(db: Any, tables: dict[str, list[str]]) -> list[dict[str, Any]
         return []
     rows = db.query('SELECT consumer_group, topic, "partition", next_offset'
                     ' FROM consumer_offsets ORDER BY consumer_group, topic, "partition"')
-    return [{"group": g, "topic": t, "partition": p, "stored": o} for g, t, p, o in rows]
+    return [{"consumer_group": g, "topic": t, "partition": p, "next_offset": o}
+            for g, t, p, o in rows]
 
 
 def relay_positions(db: Any, tables: dict[str, list[str]], log_position: int

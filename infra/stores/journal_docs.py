@@ -44,7 +44,8 @@ JOURNAL_DOCS: dict[str, tuple[str, dict[str, str]]] = {
     }),
     "consumer_offsets": ("The next offset of each Kafka partition, stored with the ledger.", {
         "consumer_group": "consumer group", "topic": "topic", "partition": "partition",
-        "next_offset": "next offset to read (the `stored` column of `status`)",
+        "next_offset": "next offset to read (`status` prints these rows as they are, and"
+                       " compares them with the broker's end offsets as `stored`)",
     }),
     "ledger_clock": ("The ledger's event-time clock (one row).", {
         "id": "1; key", "watermark": "the latest event time processed",

@@ -119,5 +119,5 @@ def test_status_compares_stored_offsets_with_the_brokers_end_offsets(
     assert len(partitions) == 6
     assert all(p["stored"] == p["end"] for p in partitions), partitions
     assert found["kafka"]["lag"] == 0
-    stored = {(r["topic"], r["partition"]): r["stored"] for r in found["consumer_offsets"]}
+    stored = {(r["topic"], r["partition"]): r["next_offset"] for r in found["consumer_offsets"]}
     assert stored == {(p["topic"], p["partition"]): p["end"] for p in partitions}
