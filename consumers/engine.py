@@ -25,9 +25,10 @@ from smsledger.projections.formats import iso
 from .clocks import Clocks
 from .context import decoded_records, referenced_ids
 from .counts import Counts
-from .handlers import HANDLERS, Ignored, Park, Refusal
+from .handlers import HANDLERS
 from .journal import Batch, Inbound, LedgerStore, Parked, Seen, message_digest
 from .messages import DecodeError, Message, decode
+from .outcomes import Ignored, Park, Refusal
 from .parking import Parking
 from .policy_choice import VersionInForce
 from .recording import CLOCK_TICK
