@@ -44,7 +44,7 @@ def decoded_records(records: Iterable[Inbound]) -> list[tuple[Inbound, Message |
 
 
 class BatchContext:
-    """The Context the handlers see (`handlers.Context`): aggregates looked up in the batch
+    """The Context the handlers see (`outcomes.Context`): aggregates looked up in the batch
     in hand, then in the store; what a handler touches joins the batch, its deadline noted."""
 
     store: LedgerStore

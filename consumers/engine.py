@@ -5,7 +5,8 @@ commits the events together with the journal (processed ids, rejections, dead le
 parked messages, deadlines, offsets, clocks, the watermark) in one transaction. Event time
 and the settling of deadlines are `settling.Settling`'s; messages waiting for an order or
 refund request are `parking.Parking`'s; the aggregates as the handlers see them are
-`context.BatchContext`'s.
+`context.BatchContext`'s; what the batch records of each message is `recording.Recording`'s;
+clocks moving on and the end of the input are `clocks.Clocks`'.
 
 A message whose time is further ahead of the wall clock than `max_future` is
 dead-lettered (`future`): one line must not be able to move the ledger's time for good.
@@ -21,24 +22,16 @@ from smsledger.domain.policies import Policy
 from smsledger.domain.policy_versions import PolicyVersions
 from smsledger.projections.formats import iso
 
-from .context import BatchContext, decoded_records, referenced_ids
+from .clocks import Clocks
+from .context import decoded_records, referenced_ids
 from .counts import Counts
-from .handlers import HANDLERS, Ignored, Park, Refusal
-from .journal import (
-    LOGGED_CLOCK,
-    LOGGED_END,
-    LOGGED_MESSAGE,
-    LOGGED_OVER,
-    Batch,
-    Inbound,
-    LedgerStore,
-    Parked,
-    Seen,
-    message_digest,
-)
+from .handlers import HANDLERS
+from .journal import Batch, Inbound, LedgerStore, Parked, Seen, message_digest
 from .messages import DecodeError, Message, decode
+from .outcomes import Ignored, Park, Refusal
 from .parking import Parking
 from .policy_choice import VersionInForce
+from .recording import CLOCK_TICK
 from .schedule import ClockKey, Ownership
 from .settling import Settling, shifted
 
@@ -47,7 +40,6 @@ __all__ = ["ALLOWED_LATENESS", "MAX_FUTURE", "PARK_LIMIT", "Counts", "Engine"]
 PARK_LIMIT = timedelta(hours=1)
 ALLOWED_LATENESS = timedelta(minutes=5)
 MAX_FUTURE = timedelta(days=1)
-CLOCK_TICK = "clock.tick"
 
 
 def _wall_clock() -> datetime:
@@ -58,7 +50,7 @@ def inbound_id(message: Message | DecodeError) -> str | None:
     return message.id if isinstance(message, Message) else message.message_id
 
 
-class Engine(BatchContext):
+class Engine(Clocks):
     """Applies messages to the ledger; one engine per writer of a set of accounts."""
 
     def __init__(
@@ -179,84 +171,6 @@ class Engine(BatchContext):
         if inbound.partition is not None and inbound.offset is not None:
             self._batch.offsets[(inbound.source, inbound.partition)] = inbound.offset + 1
 
-    # Clocks.
-
-    def advance_clocks(self, times: dict[ClockKey, datetime]) -> None:
-        """The clocks of these partitions reached these times (the wall clock followed
-        once everything is read): settle what lies more than the allowed lateness behind
-        each. The watermark moves to the latest."""
-        for key, at in times.items():
-            self._tick(key, at)
-            self._watermark_at(at)
-
-    def _tick(self, key: ClockKey, at: datetime, *, by_message: bool = False) -> None:
-        """Clock `key` reached `at`: its deadlines, and its messages parked for longer than
-        the park limit, up to the allowed lateness behind it, are settled. A move no
-        message made that settled something is logged: a replay must move it there too."""
-        settled = self._settled_so_far()
-        limit = self.settling.tick(key, at)
-        if limit is None:
-            return
-        for parked in self.parking.older_than(self._batch, key, shifted(limit, -self.park_limit)):
-            self._dead_letter_parked(parked)
-        if not by_message and self._settled_so_far() != settled:
-            self._batch.inbound.append((LOGGED_CLOCK, at.isoformat(), None))
-
-    def _settled_so_far(self) -> int:
-        return self.counts.expired + self.counts.dead_lettered
-
-    def input_over(self) -> None:
-        """The input is over: on each partition, every deadline before its latest event
-        time is settled, whatever its clock says (a single writer's: the watermark). Where
-        that settled something it is logged, for a replay to settle there too."""
-        settled = self._settled_so_far()
-        self._settle_input()
-        if self._settled_so_far() != settled:
-            self._batch.inbound.append((LOGGED_OVER, None, None))
-
-    def _settle_input(self) -> None:
-        for key in self.ownership.clocks():
-            self.settling.input_over(key)
-
-    def end_of_input(self) -> None:
-        """At the end of a finite input: time settled (see `input_over`), and whatever is
-        still parked dead-lettered (this input will not bring what it waits for). Where
-        that settled or dead-lettered something it is logged, for a replay to end there."""
-        settled = self._settled_so_far()
-        self._settle_input()
-        waiting = self.parking.take_all(self._batch)
-        if waiting or self._settled_so_far() != settled:
-            self._batch.inbound.append((LOGGED_END, None, None))
-        for parked in waiting:
-            self._dead_letter_parked(parked)
-
-    def settle_to(self, at: datetime) -> None:
-        """Every deadline before `at`, and every message parked since before the park limit
-        ahead of it, settled on each clock, none of which moves (a replay's window edge)."""
-        for key in self.ownership.clocks():
-            self.settling.settle_before(key, at)
-            for parked in self.parking.older_than(self._batch, key, shifted(at, -self.park_limit)):
-                self._dead_letter_parked(parked)
-
-    def _watermark_at(self, at: datetime) -> None:
-        if self.settling.move_watermark(at):
-            self._batch.watermark = at
-
-    def _time_moved_by(self, inbound: Inbound, message: Message) -> None:
-        """A processed message moves its partition's latest event time and the watermark;
-        one more than the allowed lateness behind its partition's clock is counted and
-        journalled as late."""
-        key = self.ownership.clock_of_record(inbound)
-        if self.settling.observe(key, message.at):
-            self._batch.watermark = message.at
-        if message.type == CLOCK_TICK:
-            return
-        clock = self.settling.behind(key, message.at)
-        if clock is not None:
-            self.counts.late += 1
-            self._batch.late.append((message.id, iso(message.at), iso(clock), inbound.source,
-                                     inbound.partition, inbound.offset))
-
     # Messages.
 
     def _apply(self, inbound: Inbound, message: Message, *, settled: bool = False) -> None:
@@ -297,42 +211,6 @@ class Engine(BatchContext):
             self._processed(inbound, message, "applied", None)
         self._unpark_for(message)
 
-    def _processed(
-        self, inbound: Inbound, message: Message, outcome: str, reason: str | None
-    ) -> None:
-        seen = self._seen_in_batch.get(message.id)  # holds this line's digest (process)
-        digest = seen.digest if seen is not None and seen.digest else message_digest(inbound.raw)
-        self._batch.processed.append((message.id, message.type, outcome, reason, digest))
-        self._time_moved_by(inbound, message)
-
-    def _reject(self, inbound: Inbound, message: Message, refusal: Refused) -> None:
-        self.counts.rejected += 1
-        self._processed(inbound, message, "rejected", refusal.reason)
-        subject = next(
-            (message.data[k] for k in ("order", "request", "deposit") if message.data.get(k)),
-            None,
-        )
-        self._batch.rejections.append((
-            message.id, message.type, iso(message.at), message.data.get("account"),
-            subject, refusal.reason, refusal.detail, ",".join(refusal.rules),
-        ))
-
-    def _dead_letter(
-        self, inbound: Inbound, reason: str, detail: str, message_id: str | None,
-        *, claim: bool = True,
-    ) -> None:
-        """Keep the original bytes and why. With `claim`, the id is recorded as seen (a
-        redelivery of these bytes is a duplicate; a valid line with other bytes takes it)."""
-        self.counts.dead_lettered += 1
-        if message_id is not None and claim:
-            digest = message_digest(inbound.raw)
-            self._seen_in_batch[message_id] = Seen(True, digest)
-            self._batch.processed.append((message_id, "", "dead_lettered", reason, digest))
-        self._batch.dead_letters.append((
-            message_id, reason, detail, inbound.source, inbound.partition, inbound.offset,
-            inbound.raw,
-        ))
-
     # Parked messages: applied when what they wait for appears, else dead-lettered.
 
     def _unpark_for(self, message: Message) -> None:
@@ -350,18 +228,6 @@ class Engine(BatchContext):
                 self._dead_letter_parked(parked)
             else:
                 self._apply(parked.inbound, decode(parked.inbound.raw))
-
-    # The inbound log a replay reads.
-
-    def _log(self, inbound: Inbound) -> None:
-        self._batch.inbound.append((LOGGED_MESSAGE, None, inbound.raw))
-
-    def _dead_letter_parked(self, parked: Parked) -> None:
-        awaited = "account.opened for" if parked.kind == "account" else parked.kind
-        self._dead_letter(
-            parked.inbound, f"unknown_{parked.kind}",
-            f"no {awaited} {parked.subject} arrived", parked.message_id,
-        )
 
     def commit(self) -> Batch:
         """Commit the batch in hand; returns it (its dead letters go on to a topic)."""

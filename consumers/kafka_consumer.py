@@ -3,63 +3,37 @@
 Offsets are stored in the event store in the same transaction as the events they caused
 (see `engine.Engine.commit`); on every assignment the member seeks to them, and Kafka's own
 committed offsets are written only as a hint for tools. Records of the assigned partitions
-are merged in the produced order (or event-time order, see `partitions`), so three topics
-give the same state as one file. With `stop_when_idle`, a member stops only when the whole
-group has consumed every inbound partition (see `drain`), or says which it left.
+are merged in the produced order (or event-time order, see `partitions`; the buffers are
+`merging`'s), so three topics give the same state as one file. With `stop_when_idle`, a
+member stops only when the whole group has consumed every inbound partition (see `drain`),
+or says which it left.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import RecordConflictError
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
-from .drain import DrainWatch, Unconsumed
+from .consume_report import ConsumeReport
+from .drain import DrainWatch
 from .engine import Engine
-from .journal import Batch, Inbound
+from .journal import Batch
+from .merging import Merging
 from .observer import ConsumerObserver
-from .partitions import Buffered, PartitionOwnership, buffered
+from .partitions import Buffered, PartitionOwnership
 from .schedule import ClockKey, Ownership
 
 log = logging.getLogger(__name__)
 
-# How long a poll may wait for records when the buffers gave nothing to apply.
-POLL_WAIT_MS = 200
-# Polls are skipped while the buffers are full for at most this long, well inside any
-# max_poll_interval (the group evicts a member that has not polled for that long).
-POLL_AT_LEAST_S = 1.0
 
-
-@dataclass
-class ConsumeReport:
-    batches: int = 0
-    records: int = 0
-    dead_letters_published: int = 0
-    rebalances: int = 0
-    polls_skipped: int = 0  # enough was buffered: the backlog waited in Kafka
-    peak_buffered: int = 0  # the most records held in the merge buffers at once
-    first_assigned: float | None = None  # monotonic clock: the span of actual work
-    last_applied: float | None = None
-    late: int = 0  # messages applied behind their partition's clock (see settling)
-    # Partitions left unconsumed when an idle member gave up waiting for the group.
-    unconsumed: list[Unconsumed] = field(default_factory=list)
-
-    @property
-    def working_seconds(self) -> float:
-        if self.first_assigned is None or self.last_applied is None:
-            return 0.0
-        return self.last_applied - self.first_assigned
-
-
-class LedgerConsumer:
+class LedgerConsumer(Merging):
     """Polls, merges, applies and commits until stopped or idle."""
 
     def __init__(
@@ -157,36 +131,6 @@ class LedgerConsumer:
         except RecordConflictError as conflict:
             log.warning("partitions moved to another member while stopping: %s", conflict)
 
-    def _fetch(self, applied: bool) -> None:
-        """Poll for records into the merge buffers. After a batch was applied the poll
-        does not wait: the buffers may hold the next batch already, and a waiting poll
-        would idle the engine for its whole wait once the fetcher is ahead. With
-        `buffer_limit` records held it skips polls (for at most `POLL_AT_LEAST_S`), so a
-        backlog waits in Kafka rather than in memory. (Pausing the full partitions instead
-        can starve a resumed one in kafka-python 3.0.12: the records it had parked for the
-        partition are restored only while no other partition's records are in line.)"""
-        held = sum(len(buffer) for buffer in self.buffers.values())
-        now = time.monotonic()
-        if applied and held >= self.buffer_limit and now - self._polled_at < POLL_AT_LEAST_S:
-            self.report.polls_skipped += 1
-            return
-        self._polled_at = now
-        fetched = self.consumer.poll(
-            timeout_ms=0 if applied else POLL_WAIT_MS, max_records=self.batch_size)
-        for tp, records in fetched.items():
-            if tp in self.buffers:
-                rank = self.rank.get(tp.topic, 9)
-                self.buffers[tp].extend(
-                    buffered(r.value, r.headers, rank, tp.topic, tp.partition, r.offset)
-                    for r in records
-                )
-                held += len(records)
-                self._last_record = time.monotonic()
-                if self.drain is not None:
-                    self.drain.reset()
-        if held > self.report.peak_buffered:
-            self.report.peak_buffered = held
-
     def _follow_the_clock(self) -> None:
         """Everything is read: each partition's time moves on with the wall clock, from
         the latest event time read on it. It advances by the time elapsed since catching
@@ -241,36 +185,6 @@ class LedgerConsumer:
                 for (t, p), o in batch.offsets.items()
             }
             self.consumer.commit_async(offsets=hint)
-
-    def _merge(self) -> list[Inbound]:
-        """Records in event-time order, as long as no lagging partition could still hold
-        an earlier one (a caught-up partition does not hold the merge back)."""
-        if any(self._lagging(tp) for tp, buffer in self.buffers.items() if not buffer):
-            return []
-        heads = [(b[0].key, tp) for tp, b in self.buffers.items() if b]
-        heapq.heapify(heads)
-        merged: list[Inbound] = []
-        while heads and len(merged) < self.batch_size:
-            _, tp = heapq.heappop(heads)
-            buffer = self.buffers[tp]
-            merged.append(buffer.popleft().inbound)
-            if buffer:
-                heapq.heappush(heads, (buffer[0].key, tp))
-            elif self._lagging(tp):
-                break  # its next record, still unread, may be earlier than the other heads
-        return merged
-
-    def _lagging(self, tp: TopicPartition) -> bool:
-        """Records may remain unread. Until a fetch has told the partition's high watermark,
-        it counts as lagging: the broker's list-offsets answer is not relied on (Tansu's
-        can be short of the log end)."""
-        highwater = self.consumer.highwater(tp)
-        return highwater is None or self.consumer.position(tp) < highwater
-
-    def _caught_up(self) -> bool:
-        return not any(self.buffers.values()) and not any(
-            self._lagging(tp) for tp in self.buffers
-        )
 
     # Rebalances: the state of the partitions we own is re-read from the store.
 

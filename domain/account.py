@@ -9,9 +9,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from .aggregate import LedgerAggregate
+from .decisions import AccountFacts
 from .errors import CurrencyMismatch, InsufficientFunds, InvariantViolated, Refused
 from .money import BUCKETS, DepositRecord
-from .policies import AccountFacts
 
 
 class Account(LedgerAggregate):

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from .account import Account
 from .complaints import at_account_end
+from .decisions import RefundDecision, decide_refund
 from .errors import Refused
 from .money import Allocation
 from .order import Order
@@ -20,8 +21,6 @@ from .policies import (
     ACCOUNT_CLOSED,
     DEPOSIT_AFTER_CLOSURE,
     Policy,
-    RefundDecision,
-    decide_refund,
 )
 from .refund import RefundRequest
 from .settlement import open_request, settle

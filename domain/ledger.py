@@ -13,6 +13,7 @@ from .account import Account
 from .closure import block as block
 from .closure import close as close
 from .closure import return_deposit
+from .decisions import decide_order_refund, decide_refund
 from .errors import CurrencyMismatch, NotOwner, Refused
 from .order import Order
 from .policies import (
@@ -21,8 +22,6 @@ from .policies import (
     ORDER_CANCEL_LOCK,
     ORDER_NUMBER_ALREADY_USED,
     Policy,
-    decide_order_refund,
-    decide_refund,
 )
 from .refund import RefundRequest
 from .settlement import open_request

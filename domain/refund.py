@@ -10,8 +10,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from .aggregate import LedgerAggregate
+from .decisions import RefundDecision
 from .errors import Refused
-from .policies import DETAILS_MISSING, REQUEST_EXTENDED, RefundDecision
+from .policies import DETAILS_MISSING, REQUEST_EXTENDED
 
 OPEN_REFUND_STATUSES = frozenset({"awaiting_details", "approved"})
 
@@ -52,7 +53,7 @@ class RefundRequest(LedgerAggregate):
         review_due: datetime | None
         payout_due: datetime | None
         route: str | None = None  # original_method / alternative; None: nothing to pay
-        # What triggered each rule (see `policies.RefundDecision`); none in older events.
+        # What triggered each rule (see `decisions.RefundDecision`); none in older events.
         triggers: Sequence[dict[str, Any]] = ()
         currency: str | None = None  # the account's; None in older events
 

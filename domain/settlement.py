@@ -7,8 +7,9 @@ from datetime import datetime
 
 from . import ids
 from .account import Account
+from .decisions import RefundDecision
 from .order import Order
-from .policies import Policy, RefundDecision, add_working_days, refund_route
+from .policies import Policy, add_working_days, refund_route
 from .refund import RefundRequest
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from smsledger.domain.decisions import AccountFacts, refundable_now
 from smsledger.domain.money import DepositRecord
-from smsledger.domain.policies import BALANCE_CAP, AccountFacts, Policy, refundable_now
+from smsledger.domain.policies import BALANCE_CAP, Policy
 
 from .columns import bound_in
 from .formats import iso, parse_iso

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
 
+from smsledger.consumers.consume_report import ConsumeReport
 from smsledger.consumers.engine import Engine
 from smsledger.consumers.journal import Batch
-from smsledger.consumers.kafka_consumer import ConsumeReport, LedgerConsumer
+from smsledger.consumers.kafka_consumer import LedgerConsumer
 from smsledger.consumers.observer import Observers
 from smsledger.consumers.outbox import Relay, RelayReport
 from smsledger.consumers.schedule import Ownership

@@ -69,7 +69,7 @@ def open_store(url: str, *, create: bool = True) -> OpenStore:
     if env["PERSISTENCE_MODULE"] == get_topic(SQLiteLedgerFactory):
         database: Any = SQLiteDatabase(app.factory.datastore)  # type: ignore[attr-defined]
     else:
-        from smsledger.infra.stores.postgres import PostgresDatabase
+        from smsledger.infra.stores.postgres_database import PostgresDatabase
 
         database = PostgresDatabase(app.factory.datastore)  # type: ignore[attr-defined]
     return OpenStore(app, EventStore(app, database), database, url)

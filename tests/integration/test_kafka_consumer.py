@@ -14,8 +14,10 @@ import orjson
 import pytest
 from kafka import KafkaConsumer
 
+from smsledger.consumers.consume_report import ConsumeReport
 from smsledger.consumers.engine import Engine
-from smsledger.consumers.kafka_consumer import POLL_WAIT_MS, ConsumeReport, LedgerConsumer
+from smsledger.consumers.kafka_consumer import LedgerConsumer
+from smsledger.consumers.merging import POLL_WAIT_MS
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.kafka.clients import make_consumer
 from smsledger.infra.kafka.produce import produce_jsonl

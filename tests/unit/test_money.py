@@ -1,4 +1,4 @@
-"""Money: the pure refund functions of `domain/policies.py` and the `Account` invariant."""
+"""Money: the pure refund functions of `domain/decisions.py` and the `Account` invariant."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ import pytest
 
 from smsledger.domain import ledger
 from smsledger.domain.account import Account
+from smsledger.domain.decisions import (
+    AccountFacts,
+    decide_refund,
+    deposit_blockers,
+    refundable_now,
+)
 from smsledger.domain.errors import InsufficientFunds, InvariantViolated, Refused
 from smsledger.domain.money import Allocation, DepositRecord, allocate_newest_first
 from smsledger.domain.policies import (
     ONE_THOUSAND_ONE_SMS,
     SMS_SERVICE,
-    AccountFacts,
     Policy,
     add_working_days,
-    decide_refund,
-    deposit_blockers,
-    refundable_now,
 )
 
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)  # a Wednesday
