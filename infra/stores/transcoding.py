@@ -33,7 +33,7 @@ def is_event_topic(topic: str) -> bool:
     path and a name, which the library would import to resolve: only the aggregates'
     modules are imported, each on the first of its events, so a command that reads one
     order's events does not import the accounts' and refund requests' classes."""
-    module, _, name = topic.partition(":")
+    module = topic.partition(":")[0]
     return module in AGGREGATE_MODULES and topic in _events_of(module)
 
 
