@@ -102,29 +102,37 @@ def comment_statements() -> list[str]:
     """PostgreSQL's COMMENT ON for every table, column and the events view."""
     statements = []
     for table, (doc, columns) in TABLE_DOCS.items():
-        statements.append(f"COMMENT ON TABLE {table} IS {_literal(doc)}")
-        statements.extend(f"COMMENT ON COLUMN {table}.{quoted(c)} IS {_literal(text)}"
-                          for c, text in columns.items())
-    statements.append(f"COMMENT ON VIEW events IS {_literal(EVENTS_DOC[0])}")
-    statements.extend(f"COMMENT ON COLUMN events.{quoted(c)} IS {_literal(text)}"
-                      for c, text in EVENTS_DOC[1].items())
-    return statements
+        statements += table_comments("TABLE", table, doc, columns)
+    return statements + table_comments("VIEW", "events", *EVENTS_DOC)
+
+
+def table_comments(kind: str, table: str, doc: str, columns: dict[str, str]) -> list[str]:
+    """COMMENT ON for one table (or view, by `kind`) and each of its columns; the journal's
+    documentation is rendered with it too."""
+    return [f"COMMENT ON {kind} {table} IS {_literal(doc)}",
+            *(f"COMMENT ON COLUMN {table}.{quoted(c)} IS {_literal(text)}"
+              for c, text in columns.items())]
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def table_markdown(table: str, doc: str, rows: list[tuple[str, str, str, str]]) -> list[str]:
+    """One table's README section: (column, SQLite type, PostgreSQL type, holds) rows."""
+    return [f"**`{table}`** — {doc}", "", "| column | SQLite | PostgreSQL | holds |",
+            "| --- | --- | --- | --- |",
+            *(f"| `{name}` | {sqlite} | {postgres} | {text} |"
+              for name, sqlite, postgres, text in rows), ""]
+
+
 def schema_markdown() -> str:
     """The README's column-by-column tables (types as SQLite / PostgreSQL)."""
     lines = []
     for table, (doc, columns) in TABLE_DOCS.items():
-        lines += [f"**`{table}`** — {doc}", "", "| column | SQLite | PostgreSQL | holds |",
-                  "| --- | --- | --- | --- |"]
-        for name, kind in TABLES[table][0]:
-            lines.append(f"| `{name}` | {COLUMN_TYPES['sqlite'][kind].lower()} |"
-                         f" {COLUMN_TYPES['postgres'][kind].lower()} | {columns[name]} |")
-        lines.append("")
+        lines += table_markdown(table, doc, [
+            (name, COLUMN_TYPES["sqlite"][kind].lower(), COLUMN_TYPES["postgres"][kind].lower(),
+             columns[name]) for name, kind in TABLES[table][0]])
     doc, columns = EVENTS_DOC
     lines += [f"**`events`** — {doc}", "", "| column | holds |", "| --- | --- |"]
     lines += [f"| `{name}` | {text} |" for name, text in columns.items()]

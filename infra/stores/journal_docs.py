@@ -4,7 +4,7 @@ PostgreSQL's `COMMENT ON` are made from these (a test keeps the README equal to 
 from __future__ import annotations
 
 from smsledger.infra.stores.journal_tables import JOURNAL, JOURNAL_TYPES
-from smsledger.projections.tables import quoted
+from smsledger.projections.schema_docs import table_comments, table_markdown
 
 _MESSAGE = "message id (the inbound line's `id`)"
 _ORIGIN = {"source": "topic or file the line came from (`-`: standard input)",
@@ -83,27 +83,19 @@ JOURNAL_DOCS: dict[str, tuple[str, dict[str, str]]] = {
 
 def journal_comment_statements() -> list[str]:
     """PostgreSQL's COMMENT ON for every journal table and column."""
-    statements = []
-    for table, (doc, columns) in JOURNAL_DOCS.items():
-        statements.append(f"COMMENT ON TABLE {table} IS {_literal(doc)}")
-        statements.extend(f"COMMENT ON COLUMN {table}.{quoted(c)} IS {_literal(text)}"
-                          for c, text in columns.items())
-    return statements
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return [statement for table, (doc, columns) in JOURNAL_DOCS.items()
+            for statement in table_comments("TABLE", table, doc, columns)]
 
 
 def journal_markdown() -> str:
     """The README's column-by-column tables of the journal (types as SQLite / PostgreSQL)."""
     lines = []
     for table, (doc, columns) in JOURNAL_DOCS.items():
-        lines += [f"**`{table}`** — {doc}", "", "| column | SQLite | PostgreSQL | holds |",
-                  "| --- | --- | --- | --- |"]
-        for name, kind, _ in JOURNAL[table][0]:
-            sqlite, postgres = (JOURNAL_TYPES[d][kind].split(" PRIMARY")[0].lower()
-                                for d in ("sqlite", "postgres"))
-            lines.append(f"| `{name}` | {sqlite} | {postgres} | {columns[name]} |")
-        lines.append("")
+        lines += table_markdown(table, doc, [
+            (name, _type("sqlite", kind), _type("postgres", kind), columns[name])
+            for name, kind, _ in JOURNAL[table][0]])
     return "\n".join(lines)
+
+
+def _type(dialect: str, kind: str) -> str:
+    return JOURNAL_TYPES[dialect][kind].split(" PRIMARY")[0].lower()
