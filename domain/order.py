@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from types import ModuleType
 from typing import Any
 from uuid import UUID
 
@@ -11,8 +12,21 @@ from eventsourcing.domain import Aggregate
 
 from .aggregate import LedgerAggregate
 from .errors import Refused, TransitionRejected
-from .lifecycle import FINAL_STATES, target_of
 from .policies import ORDER_CANCEL_LOCK
+
+_LIFECYCLE: ModuleType | None = None
+
+
+def _lifecycle() -> ModuleType:
+    """The order lifecycle, imported on first use: replaying an order's events (a history,
+    an audit) needs only its `apply` methods, and building the state machine's class takes
+    longer than reading and replaying one order."""
+    global _LIFECYCLE
+    if _LIFECYCLE is None:
+        from . import lifecycle
+
+        _LIFECYCLE = lifecycle
+    return _LIFECYCLE
 
 
 class Order(LedgerAggregate):
@@ -200,7 +214,7 @@ class Order(LedgerAggregate):
 
     @property
     def is_final(self) -> bool:
-        return self.state in FINAL_STATES
+        return self.state in _lifecycle().FINAL_STATES
 
     @property
     def cancel_lock(self) -> timedelta:
@@ -213,7 +227,7 @@ class Order(LedgerAggregate):
 
     def check(self, transition: str, refusal: str | None = None) -> str:
         """The target state of `transition`, or a refusal naming why it cannot happen."""
-        target = target_of(self.state, transition)
+        target = _lifecycle().target_of(self.state, transition)
         if target is None:
             reason = "order_closed" if self.is_final else refusal or "invalid_transition"
             raise TransitionRejected(self.state, transition, reason)

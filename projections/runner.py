@@ -16,7 +16,6 @@ import orjson
 
 from smsledger.domain.policies import Policy
 
-from .derived import derived_is_current, refresh_with
 from .events_view import events_view_statement
 from .folding import StoredRow, originator_hex
 from .rows import BatchRows
@@ -199,6 +198,10 @@ def refresh_derived(db: Any, clock: LedgerClock) -> None:
     writers that locked rows of several tables in different orders would deadlock
     (PostgreSQL), e.g. a fold writing balances then statistics, a refresh the reverse.
     """
+    # Imported here: the derived columns' rules (policy decisions, statistics) are not
+    # needed by a command that only opens the store, such as `history`.
+    from .derived import derived_is_current, refresh_with
+
     if derived_is_current(db, clock, position(db)):
         return
     with db.transaction() as cursor:

@@ -91,8 +91,26 @@ def test_an_accounts_history_loads_the_account_alone(caught_up_store: str) -> No
     assert not loaded & {"smsledger.domain.order", "smsledger.domain.refund", "statemachine"}
 
 
-def test_an_orders_history_loads_the_order_and_its_lifecycle(caught_up_store: str) -> None:
+def test_an_orders_history_loads_the_order_without_its_state_machine(
+    caught_up_store: str,
+) -> None:
+    # Replaying an order runs only its events' `apply`; the lifecycle is consulted by the
+    # decisions, which a history makes none of.
     code, loaded = _loaded_by("history", "--store", caught_up_store, "o1")
     assert code == "0"
-    assert {"smsledger.domain.order", "statemachine"} <= loaded
-    assert "smsledger.domain.refund" not in loaded
+    assert "smsledger.domain.order" in loaded
+    assert not loaded & {"smsledger.domain.lifecycle", "statemachine",
+                         "smsledger.domain.refund", "smsledger.projections.derived"}
+
+
+def test_an_orders_decision_still_consults_the_lifecycle() -> None:
+    probe = ("import sys; from smsledger.domain.order import Order; "
+             "from smsledger.domain.ids import order_id; "
+             "from datetime import datetime, UTC, timedelta; "
+             "o = Order.request(id=order_id('o9'), order='o9', account='a1', service='s',"
+             " country='NL', price=10, at=datetime(2026, 6, 1, tzinfo=UTC),"
+             " window=timedelta(minutes=20), policy='p'); "
+             "final = o.is_final; print('statemachine' in sys.modules, final)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
