@@ -227,7 +227,7 @@ class Order(LedgerAggregate):
 
     def check(self, transition: str, refusal: str | None = None) -> str:
         """The target state of `transition`, or a refusal naming why it cannot happen."""
-        target = _lifecycle().target_of(self.state, transition)
+        target: str | None = _lifecycle().target_of(self.state, transition)
         if target is None:
             reason = "order_closed" if self.is_final else refusal or "invalid_transition"
             raise TransitionRejected(self.state, transition, reason)
