@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from .aggregate import LedgerAggregate
-from .decisions import AccountFacts
 from .errors import CurrencyMismatch, InsufficientFunds, InvariantViolated, Refused
 from .money import BUCKETS, DepositRecord
+
+if TYPE_CHECKING:
+    from .decisions import AccountFacts
+
+_ACCOUNT_FACTS: type[AccountFacts] | None = None
+
+
+def _account_facts() -> type[AccountFacts]:
+    """The decisions' view of an account, imported by the first decision made: replaying an
+    account's events (a history, an audit) needs none."""
+    global _ACCOUNT_FACTS
+    if _ACCOUNT_FACTS is None:
+        from .decisions import AccountFacts
+
+        _ACCOUNT_FACTS = AccountFacts
+    return _ACCOUNT_FACTS
 
 
 class Account(LedgerAggregate):
@@ -335,7 +350,7 @@ class Account(LedgerAggregate):
         )
 
     def facts(self) -> AccountFacts:
-        return AccountFacts(
+        return _account_facts()(
             status=self.status,
             available=self.available,
             deposits=tuple(self.deposits.values()),

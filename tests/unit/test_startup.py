@@ -88,7 +88,8 @@ def test_an_accounts_history_loads_the_account_alone(caught_up_store: str) -> No
     code, loaded = _loaded_by("history", "--store", caught_up_store, "a1")
     assert code == "0"
     assert "smsledger.domain.account" in loaded
-    assert not loaded & {"smsledger.domain.order", "smsledger.domain.refund", "statemachine"}
+    assert not loaded & {"smsledger.domain.order", "smsledger.domain.refund", "statemachine",
+                         "smsledger.domain.decisions", "smsledger.projections.derived"}
 
 
 def test_an_orders_history_loads_the_order_without_its_state_machine(
