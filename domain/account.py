@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -15,18 +16,14 @@ from .money import BUCKETS, DepositRecord
 if TYPE_CHECKING:
     from .decisions import AccountFacts
 
-_ACCOUNT_FACTS: type[AccountFacts] | None = None
 
-
+@cache
 def _account_facts() -> type[AccountFacts]:
     """The decisions' view of an account, imported by the first decision made: replaying an
     account's events (a history, an audit) needs none."""
-    global _ACCOUNT_FACTS
-    if _ACCOUNT_FACTS is None:
-        from .decisions import AccountFacts
+    from .decisions import AccountFacts
 
-        _ACCOUNT_FACTS = AccountFacts
-    return _ACCOUNT_FACTS
+    return AccountFacts
 
 
 class Account(LedgerAggregate):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from types import ModuleType
 from typing import Any
 from uuid import UUID
@@ -14,19 +15,15 @@ from .aggregate import LedgerAggregate
 from .errors import Refused, TransitionRejected
 from .policies import ORDER_CANCEL_LOCK
 
-_LIFECYCLE: ModuleType | None = None
 
-
+@cache
 def _lifecycle() -> ModuleType:
     """The order lifecycle, imported on first use: replaying an order's events (a history,
     an audit) needs only its `apply` methods, and building the state machine's class takes
     longer than reading and replaying one order."""
-    global _LIFECYCLE
-    if _LIFECYCLE is None:
-        from . import lifecycle
+    from . import lifecycle
 
-        _LIFECYCLE = lifecycle
-    return _LIFECYCLE
+    return lifecycle
 
 
 class Order(LedgerAggregate):

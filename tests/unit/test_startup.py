@@ -111,7 +111,9 @@ def test_an_orders_decision_still_consults_the_lifecycle() -> None:
              "o = Order.request(id=order_id('o9'), order='o9', account='a1', service='s',"
              " country='NL', price=10, at=datetime(2026, 6, 1, tzinfo=UTC),"
              " window=timedelta(minutes=20), policy='p'); "
-             "final = o.is_final; print('statemachine' in sys.modules, final)")
+             "before = 'statemachine' in sys.modules; "
+             "target = o.check('issue_number'); final = o.is_final; "
+             "print(before, 'statemachine' in sys.modules, target, final)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "False"]
+    assert done.stdout.split() == ["False", "True", "waiting_sms", "False"]
