@@ -85,6 +85,10 @@ def bootstrap(
     upgrade = getattr(opened.recorder, "chain_upgrade", None)
     if upgrade is not None:  # a store written before the hash chain existed, chained now
         print(f"smsledger: {upgrade.message()}", file=sys.stderr)
+    rekeyed = getattr(opened.recorder, "rekeyed", None)
+    if rekeyed:  # an SQLite log written before events were kept by aggregate key
+        print(f"smsledger: the event log's {rekeyed} events are now kept by aggregate key"
+              " (once; positions and digests unchanged)", file=sys.stderr)
     try:
         policy = _settle_policy(settings, opened, given, remember_policy_dir)
         if lock is not None:  # the setting applies to every version

@@ -31,13 +31,13 @@ def touched_keys(events: list[StoredRow]) -> dict[str, set[tuple[str]]]:
     return keys
 
 
-def fold_page(rows: BatchRows, page: Sequence[tuple[Any, int, str, bytes]]) -> None:
+def fold_page(rows: BatchRows, page: Sequence[tuple[Any, ...]]) -> None:
     """Fold stored events as a log returns them: (originator id, version, topic, state as
-    JSON), each decoded once."""
+    JSON, and whatever columns follow), each decoded once."""
     folds, loads = FOLDS, orjson.loads
     if page and not isinstance(page[0][0], str):  # a log returns one type of id throughout
-        page = [(originator_hex(o), v, t, s) for o, v, t, s in page]
-    for originator, version, topic, state in page:
+        page = [(originator_hex(r[0]), r[1], r[2], r[3]) for r in page]
+    for originator, version, topic, state, *_ in page:
         handler = folds.get(topic)
         if handler is not None:
             handler(rows, originator, version, loads(state))

@@ -67,8 +67,8 @@ def rebuild_all(
             if not page:
                 break
             fold_page(writer.rows, page)
-            after = (page[-1][0], page[-1][1])
-            writer.write_completed(unfinished=originator_hex(after[0]))
+            after = (page[-1][4], page[-1][1])  # (walk key, version)
+            writer.write_completed(unfinished=originator_hex(page[-1][0]))
             folded += len(page)
             if progress is not None:
                 progress(folded)

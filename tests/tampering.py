@@ -35,6 +35,20 @@ class Db:
     def run(self, statement: str, params: tuple[Any, ...] = ()) -> int:
         return int(self.connection.execute(self.sql(statement), params).rowcount)
 
+    def insert_event(self, columns: tuple[Any, ...], digest: bytes | None = None) -> int:
+        """A row appended as the store's own inserts write it: on SQLite with its
+        aggregate's key, which a forger who reads the schema finds beside the id."""
+        names = "originator_id, originator_version, topic, state"
+        values = "?, ?, ?, ?"
+        params: tuple[Any, ...] = columns
+        if digest is not None:
+            names, values, params = f"{names}, digest", f"{values}, ?", (*params, digest)
+        if self.position == "rowid":
+            names += ", aggregate_key"
+            values += ", (SELECT key FROM aggregate_keys WHERE originator_id = ?)"
+            params = (*params, columns[0])
+        return self.run(f"INSERT INTO {{events}} ({names}) VALUES ({values})", params)
+
 
 def _aggregate_with_three_events(db: Db) -> Any:
     return db.rows("SELECT originator_id FROM {events} GROUP BY originator_id"
@@ -77,8 +91,7 @@ def _forged_deposit(db: Db) -> tuple[Any, int, str, bytes]:
 
 
 def forge_event(db: Db) -> list[str]:
-    db.run("INSERT INTO {events} (originator_id, originator_version, topic, state)"
-           " VALUES (?, ?, ?, ?)", _forged_deposit(db))
+    db.insert_event(_forged_deposit(db))
     return ["(Account.Deposited): it carries no digest", "were appended by hand"]
 
 
@@ -87,8 +100,7 @@ def forge_chained_event(db: Db) -> list[str]:
     originator, version, topic, state = forged = _forged_deposit(db)
     tail = bytes(db.rows("SELECT digest FROM {events} ORDER BY {pos} DESC LIMIT 1")[0][0])
     digest = link(tail, leaf(originator_bytes(originator), version, topic, state))
-    db.run("INSERT INTO {events} (originator_id, originator_version, topic, state, digest)"
-           " VALUES (?, ?, ?, ?, ?)", (*forged, digest))
+    db.insert_event(forged, digest)
     return ["were appended by hand"]
 
 

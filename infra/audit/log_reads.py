@@ -86,9 +86,18 @@ def target(database: Any, recorder: Any, ref: DigestRef | None) -> tuple[int, by
     return rows[0][0], ref.digest
 
 
+def _of_aggregate(recorder: Any) -> str:
+    """The condition that selects one aggregate's events by its originator id (one `?`),
+    by the store's index: its key's, where the events are kept by aggregate key."""
+    if recorder.walk_key == "originator_id":
+        return "originator_id = ?"
+    return (f"{recorder.walk_key} = (SELECT key FROM aggregate_keys WHERE originator_id = ?)"
+            " AND originator_id IS NOT NULL")
+
+
 def first_position(database: Any, recorder: Any, originator: UUID) -> int | None:
     table, column = _table(recorder)
-    rows = database.query(f"SELECT MIN({column}) FROM {table} WHERE originator_id = ?",
+    rows = database.query(f"SELECT MIN({column}) FROM {table} WHERE {_of_aggregate(recorder)}",
                           (originator.hex,))
     return rows[0][0] if rows else None
 
@@ -99,18 +108,21 @@ _EVENT = "originator_id, originator_version, topic, state"
 def events_by_aggregate(
     database: Any, recorder: Any, after: tuple[Any, Any] | None, up_to: int, limit: int
 ) -> list[tuple[Any, ...]]:
-    """(position, originator, version, topic, state) of the events up to position `up_to`
-    in (originator id, version) order, the primary key's, after the key `after`: a seek in
-    its index per page. A row with a NULL key (written by hand) is in no such walk; the
-    chain's pass reports it."""
+    """(position, originator, version, topic, state, walk key) of the events up to position
+    `up_to` in (walk key, version) order, the order of the store's unique index on the
+    events (the aggregate key, or the originator id where it is the key), after the (walk
+    key, version) `after`: a seek in that index per page. A row with a NULL id or version
+    (written by hand) is in no such walk; the chain's pass reports it."""
     table, column = _table(recorder)
+    key = recorder.walk_key
     start: tuple[Any, ...] = ()
-    where = "originator_id IS NOT NULL AND originator_version IS NOT NULL"
+    where = f"{key} IS NOT NULL AND originator_version IS NOT NULL"
     if after is not None:
-        where, start = "(originator_id, originator_version) > (?, ?)", after
+        where, start = f"({key}, originator_version) > (?, ?)", after
     return database.query(  # type: ignore[no-any-return]
-        f"SELECT {column}, {_EVENT} FROM {table} WHERE {where} AND {column} <= ?"
-        f" ORDER BY originator_id, originator_version LIMIT ?", (*start, up_to, limit))
+        f"SELECT {column}, {_EVENT}, {key} FROM {table} WHERE {where} AND {column} <= ?"
+        f" AND originator_id IS NOT NULL ORDER BY {key}, originator_version LIMIT ?",
+        (*start, up_to, limit))
 
 
 def events_in_log_order(
@@ -119,5 +131,5 @@ def events_in_log_order(
     """The same rows of one aggregate (its originator id as stored), in log order."""
     table, column = _table(recorder)
     return database.query(  # type: ignore[no-any-return]
-        f"SELECT {column}, {_EVENT} FROM {table} WHERE originator_id = ? AND {column} <= ?"
-        f" ORDER BY {column}", (originator, up_to))
+        f"SELECT {column}, {_EVENT} FROM {table} WHERE {_of_aggregate(recorder)}"
+        f" AND {column} <= ? ORDER BY {column}", (originator, up_to))

@@ -1,4 +1,4 @@
-"""The audit's replay: the log read in (originator id, version) order, the primary key's,
+"""The audit's replay: the log read in (aggregate, version) order, the events' unique key's,
 each aggregate folded from its events and handed on when its last one has been read, so
 one aggregate at a time is in memory. The rebuild of the read models reads the log in the
 same order; the audit has it read once for both (`LogTee`)."""
@@ -55,14 +55,14 @@ class Replay:
         self.done = False  # every page read
 
     def page(self, after: tuple[Any, Any] | None, limit: int) -> list[tuple[Any, ...]]:
-        """The next page after the key `after`, (position, originator, version, topic,
-        state) rows, replayed before they are returned."""
+        """The next page after the (walk key, version) `after`, (position, originator,
+        version, topic, state, walk key) rows, replayed before they are returned."""
         rows = log_reads.events_by_aggregate(self.database, self.recorder, after,
                                              self.up_to, limit)
         for row in rows:
             self.row(row)
         if rows:
-            self.after, self.read = (rows[-1][1], rows[-1][2]), self.read + len(rows)
+            self.after, self.read = (rows[-1][5], rows[-1][2]), self.read + len(rows)
             if self.progress is not None:
                 self.progress(self.read)
         else:

@@ -25,7 +25,7 @@ from smsledger.infra.bench.chain_cost import chain_cost
 from smsledger.infra.bench.child import ingest_into
 from smsledger.infra.bench.naive import naive_ingest
 from smsledger.infra.bench.phase import Phase, child_phase, measure
-from smsledger.infra.bench.scale import scale_phase
+from smsledger.infra.bench.scale import keyed_target, raw_insert, scale_phase
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.cli.render import print_json, print_table
 from smsledger.infra.settings import DEFAULT_POLICY, Settings
@@ -58,20 +58,14 @@ def _ingest_file(store: str, jsonl: Path, policy: str) -> Any:
 
 
 def raw_limit(source_db: Path, target_db: Path) -> tuple[int, float]:
-    """executemany of the same stored-event rows into an empty table, one transaction."""
+    """executemany of the same stored-event rows into an empty table of the store's layout,
+    one transaction."""
     rows = sqlite3.connect(source_db).execute(
         "SELECT originator_id, originator_version, topic, state, digest FROM stored_events"
-    ).fetchall()
-    connection = sqlite3.connect(target_db, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute(
-        "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER,"
-        " topic TEXT, state BLOB, digest BLOB, PRIMARY KEY (originator_id, originator_version))"
-    )
+        " ORDER BY rowid").fetchall()
+    connection = keyed_target(target_db)
     started = time.perf_counter()
-    connection.execute("BEGIN")
-    connection.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?, ?)", rows)
-    connection.execute("COMMIT")
+    raw_insert(connection, rows)
     elapsed = time.perf_counter() - started
     connection.close()
     return len(rows), elapsed

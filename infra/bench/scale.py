@@ -17,6 +17,7 @@ from typing import Any
 
 from smsledger.infra.bench.phase import Phase, child_phase
 from smsledger.infra.simulation.simulator import config_for_size, simulate_lines, write_jsonl
+from smsledger.infra.stores.sqlite_keys import KEY_OF, KEYS_TABLE, events_ddl
 from smsledger.infra.stores.urls import masked
 
 SLICE = 200_000
@@ -47,28 +48,45 @@ def slices_from_marks(marks: list[tuple[int, float]], size: int) -> list[Slice]:
     return found
 
 
+def keyed_target(target_db: Path) -> sqlite3.Connection:
+    """An empty database with the store's own events layout (`sqlite_keys`): what a raw
+    insert of stored rows is measured against."""
+    target = sqlite3.connect(target_db, isolation_level=None)
+    target.execute("PRAGMA journal_mode=WAL")
+    for statement in events_ddl("stored_events"):
+        target.execute(statement)
+    target.execute("ALTER TABLE stored_events ADD COLUMN digest BLOB")
+    return target
+
+
+def raw_insert(target: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """(originator id, version, topic, state, digest) rows inserted as the recorder does,
+    in one transaction: each new aggregate's key, then the events under their keys."""
+    target.execute("BEGIN")
+    target.executemany(f"INSERT INTO {KEYS_TABLE} (originator_id) VALUES (?)",
+                       [(row[0],) for row in rows if row[1] == 1])
+    target.executemany(
+        "INSERT INTO stored_events (originator_id, originator_version, topic, state, digest,"
+        f" aggregate_key) VALUES (?, ?, ?, ?, ?, {KEY_OF})", [(*row, row[0]) for row in rows])
+    target.execute("COMMIT")
+
+
 def raw_slices(source_db: Path, target_db: Path, n_slices: int) -> list[float]:
     """Seconds of each of `n_slices` equal slices of the stored-event rows (a remainder of
     fewer rows than a slice is left out), inserted in their stored order with executemany,
-    one transaction a slice, into a table with the same primary key."""
+    one transaction a slice, into a table with the store's layout."""
     source = sqlite3.connect(source_db)
     total = source.execute("SELECT count(*) FROM stored_events").fetchone()[0]
     per_slice = max(total // max(n_slices, 1), 1)
-    target = sqlite3.connect(target_db, isolation_level=None)
-    target.execute("PRAGMA journal_mode=WAL")
-    target.execute(
-        "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER,"
-        " topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))")
+    target = keyed_target(target_db)
     cursor = source.execute(
-        "SELECT originator_id, originator_version, topic, state FROM stored_events"
+        "SELECT originator_id, originator_version, topic, state, digest FROM stored_events"
         " ORDER BY rowid")
     timings = []
     for _ in range(n_slices):
         rows = cursor.fetchmany(per_slice)
         started = time.perf_counter()
-        target.execute("BEGIN")
-        target.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", rows)
-        target.execute("COMMIT")
+        raw_insert(target, rows)
         timings.append(time.perf_counter() - started)
     source.close()
     target.close()

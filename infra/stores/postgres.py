@@ -56,6 +56,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     and the journal, in one transaction."""
 
     position_column = "notification_id"
+    walk_key = "originator_id"  # the column the log's walk in aggregate order sorts on
     placeholder = "%s"
     blob_type = "BYTEA"
     chain_upgrade: ChainUpgrade | None = None
@@ -261,16 +262,18 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self, after: tuple[Any, int] | None, up_to: int, limit: int,
         cursor: Cursor[Any] | None = None,
     ) -> list[tuple[Any, ...]]:
-        """(originator id, version, topic, state) in (originator, version) order, of the
-        events up to notification id `up_to`, after the key `after`."""
+        """(originator id, version, topic, state, originator id) in (originator, version)
+        order, the primary key's, of the events up to notification id `up_to`, after the
+        key `after`; the last column is the walk's key, as SQLite's log has its own."""
         start = SQL("")
         params: tuple[Any, ...] = (up_to, limit)
         if after is not None:
             start = SQL("(originator_id, originator_version) > (%s, %s) AND ")
             params = (*after, up_to, limit)
         statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {0}.{1}"
-            " WHERE {2}notification_id <= %s ORDER BY originator_id, originator_version"
+            "SELECT originator_id, originator_version, topic, state, originator_id"
+            " FROM {0}.{1} WHERE {2}notification_id <= %s"
+            " ORDER BY originator_id, originator_version"
             " LIMIT %s"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name), start)
         return self._select(statement, params, cursor)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
@@ -30,6 +31,7 @@ from smsledger.infra.stores.chain import (
 from smsledger.infra.stores.journal_migration import RECORD_LAYOUT, migrate_sqlite
 from smsledger.infra.stores.journal_sql import SQLITE_TYPES, missing_digest_column, write_journal
 from smsledger.infra.stores.journal_tables import JOURNAL_LAYOUT, journal_ddl
+from smsledger.infra.stores.sqlite_keys import KEY_OF, KEYS_TABLE, events_ddl, key_existing_log
 
 # Pages each connection may keep in memory (negative: KiB). SQLite's default of 2 MB makes
 # a log past ~100 MB read index pages of the stored events and the journal back from the OS
@@ -131,23 +133,33 @@ class SQLiteLedgerFactory(SQLiteFactory):
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
-    """Writes each event with its chain digest, and the journal, in one transaction."""
+    """Writes each event with its chain digest, and the journal, in one transaction. Events
+    are keyed by their aggregate's small integer key (`sqlite_keys`)."""
 
     position_column = "rowid"
     placeholder = "?"
     blob_type = "BLOB"
+    # The column the log's walk in aggregate order sorts on, with the version.
+    walk_key = "aggregate_key"
     chain_upgrade: ChainUpgrade | None = None
+    rekeyed: int | None = None  # events of an older store given keys when it was opened
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
         self.insert_events_statement = (
-            f"INSERT INTO {self.events_table_name}"
-            " (originator_id, originator_version, topic, state, digest) VALUES (?, ?, ?, ?, ?)"
+            f"INSERT INTO {self.events_table_name} (originator_id, originator_version,"
+            f" topic, state, digest, aggregate_key) VALUES (?, ?, ?, ?, ?, {KEY_OF})"
+        )
+        self.insert_keys_statement = f"INSERT INTO {KEYS_TABLE} (originator_id) VALUES (?)"
+        # The library's reads of one aggregate append their conditions to this.
+        self.select_events_statement = (
+            f"SELECT originator_id, originator_version, topic, state"
+            f" FROM {self.events_table_name} WHERE aggregate_key = {KEY_OF} "
         )
 
     def construct_create_table_statements(self) -> list[str]:
         return [
-            *super().construct_create_table_statements(), *journal_ddl("sqlite"),
+            *events_ddl(self.events_table_name), *journal_ddl("sqlite"),
             CHAIN_TABLE.format(**SQLITE_TYPES),
         ]
 
@@ -156,6 +168,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         # consumer starting beside the first) creates the tables at the same moment.
         with write_transaction(self.datastore) as cursor:
             layout = migrate_sqlite(cursor)  # an older journal, before the CREATEs index it
+            self.rekeyed = key_existing_log(cursor, self.events_table_name)
             self._create_table(cursor)
             cursor.execute("PRAGMA table_info(processed_messages)")
             for statement in missing_digest_column({row[1] for row in cursor.fetchall()}):
@@ -180,22 +193,18 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         # Notification ids are the table's rowids, assigned in insertion order, which is
         # the chain's order; the transaction holds the write lock from its start.
+        # An aggregate's first event gives it its key, in the order the aggregates appear.
         if stored_events:
             digests = chain_digests(tail_digest(c, self), stored_events)
-            c.executemany(
-                self.insert_events_statement,
-                [
-                    (
-                        s.originator_id.hex if isinstance(s.originator_id, UUID)
-                        else s.originator_id,
-                        s.originator_version,
-                        s.topic,
-                        s.state,
-                        digest,
-                    )
-                    for s, digest in zip(stored_events, digests, strict=True)
-                ],
-            )
+            rows = [
+                (hex_id, s.originator_version, s.topic, s.state, digest, hex_id)
+                for s, digest in zip(stored_events, digests, strict=True)
+                for hex_id in (s.originator_id.hex if isinstance(s.originator_id, UUID)
+                               else s.originator_id,)
+            ]
+            c.executemany(self.insert_keys_statement,
+                          [(row[0],) for row in rows if row[1] == Aggregate.INITIAL_VERSION])
+            c.executemany(self.insert_events_statement, rows)
             c.execute(self.head_statement(), (digests[-1],))
         journal = kwargs.get("journal")
         if journal is not None:
@@ -243,17 +252,18 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     def select_by_aggregate(
         self, after: tuple[Any, int] | None, up_to: int, limit: int, cursor: Any | None = None
     ) -> list[tuple[Any, ...]]:
-        """(originator hex, version, topic, state) in (originator, version) order, of the
-        events up to notification id `up_to`, after the key `after` (the primary key's
-        own order: a seek in its index per call)."""
+        """(originator hex, version, topic, state, aggregate key) in (aggregate key,
+        version) order, of the events up to notification id `up_to`, after the (key,
+        version) `after`: a seek in the events' unique index per call."""
         start, params = "", [up_to]
         if after is not None:
-            start, params = "(originator_id, originator_version) > (?, ?) AND ", [*after, up_to]
+            start, params = "(aggregate_key, originator_version) > (?, ?) AND ", [*after, up_to]
         with self._reading(cursor) as c:
             c.execute(
-                f"SELECT originator_id, originator_version, topic, state"
+                f"SELECT originator_id, originator_version, topic, state, aggregate_key"
                 f" FROM {self.events_table_name} WHERE {start}rowid <= ?"
-                f" ORDER BY originator_id, originator_version LIMIT ?",
+                f" AND aggregate_key IS NOT NULL"
+                f" ORDER BY aggregate_key, originator_version LIMIT ?",
                 (*params, limit),
             )
             return c.fetchall()  # type: ignore[no-any-return]
@@ -274,9 +284,11 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             for start in range(0, len(originator_ids), 500):
                 chunk = [i.hex for i in originator_ids[start : start + 500]]
                 c.execute(
-                    f"SELECT originator_id, originator_version, topic, state"
-                    f" FROM {self.events_table_name} WHERE originator_id IN"
-                    f" ({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version",
+                    f"SELECT e.originator_id, e.originator_version, e.topic, e.state"
+                    f" FROM {KEYS_TABLE} k JOIN {self.events_table_name} e"
+                    f" ON e.aggregate_key = k.key WHERE k.originator_id IN"
+                    f" ({','.join('?' * len(chunk))}) ORDER BY e.aggregate_key,"
+                    f" e.originator_version",
                     chunk,
                 )
                 found.extend(
