@@ -61,8 +61,8 @@ def raw_limit(source_db: Path, target_db: Path) -> tuple[int, float]:
     """executemany of the same stored-event rows into an empty table of the store's layout,
     one transaction."""
     rows = sqlite3.connect(source_db).execute(
-        "SELECT originator_id, originator_version, topic, state, digest FROM stored_events"
-        " ORDER BY rowid").fetchall()
+        "SELECT originator_id, originator_version, topic, state, digest, aggregate_key"
+        " FROM stored_events ORDER BY rowid").fetchall()
     connection = keyed_target(target_db)
     started = time.perf_counter()
     raw_insert(connection, rows)

@@ -17,7 +17,7 @@ from typing import Any
 
 from smsledger.infra.bench.phase import Phase, child_phase
 from smsledger.infra.simulation.simulator import config_for_size, simulate_lines, write_jsonl
-from smsledger.infra.stores.sqlite_keys import KEY_OF, KEYS_TABLE, events_ddl
+from smsledger.infra.stores.sqlite_keys import KEYS_TABLE, events_ddl
 from smsledger.infra.stores.urls import masked
 
 SLICE = 200_000
@@ -60,14 +60,15 @@ def keyed_target(target_db: Path) -> sqlite3.Connection:
 
 
 def raw_insert(target: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """(originator id, version, topic, state, digest) rows inserted as the recorder does,
-    in one transaction: each new aggregate's key, then the events under their keys."""
+    """(originator id, version, topic, state, digest, aggregate key) rows inserted as the
+    recorder inserts them, in one transaction: each new aggregate's key, then the events
+    under their keys."""
     target.execute("BEGIN")
-    target.executemany(f"INSERT INTO {KEYS_TABLE} (originator_id) VALUES (?)",
-                       [(row[0],) for row in rows if row[1] == 1])
+    target.executemany(f"INSERT INTO {KEYS_TABLE} (key, originator_id) VALUES (?, ?)",
+                       [(row[5], row[0]) for row in rows if row[1] == 1])
     target.executemany(
         "INSERT INTO stored_events (originator_id, originator_version, topic, state, digest,"
-        f" aggregate_key) VALUES (?, ?, ?, ?, ?, {KEY_OF})", [(*row, row[0]) for row in rows])
+        " aggregate_key) VALUES (?, ?, ?, ?, ?, ?)", rows)
     target.execute("COMMIT")
 
 
@@ -80,8 +81,8 @@ def raw_slices(source_db: Path, target_db: Path, n_slices: int) -> list[float]:
     per_slice = max(total // max(n_slices, 1), 1)
     target = keyed_target(target_db)
     cursor = source.execute(
-        "SELECT originator_id, originator_version, topic, state, digest FROM stored_events"
-        " ORDER BY rowid")
+        "SELECT originator_id, originator_version, topic, state, digest, aggregate_key"
+        " FROM stored_events ORDER BY rowid")
     timings = []
     for _ in range(n_slices):
         rows = cursor.fetchmany(per_slice)

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
@@ -31,7 +30,14 @@ from smsledger.infra.stores.chain import (
 from smsledger.infra.stores.journal_migration import RECORD_LAYOUT, migrate_sqlite
 from smsledger.infra.stores.journal_sql import SQLITE_TYPES, missing_digest_column, write_journal
 from smsledger.infra.stores.journal_tables import JOURNAL_LAYOUT, journal_ddl
-from smsledger.infra.stores.sqlite_keys import KEY_OF, KEYS_TABLE, events_ddl, key_existing_log
+from smsledger.infra.stores.sqlite_keys import (
+    KEY_OF,
+    KEYS_TABLE,
+    AggregateKeys,
+    events_ddl,
+    hex_of,
+    key_existing_log,
+)
 
 # Pages each connection may keep in memory (negative: KiB). SQLite's default of 2 MB makes
 # a log past ~100 MB read index pages of the stored events and the journal back from the OS
@@ -148,9 +154,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         super().__init__(datastore, events_table_name)
         self.insert_events_statement = (
             f"INSERT INTO {self.events_table_name} (originator_id, originator_version,"
-            f" topic, state, digest, aggregate_key) VALUES (?, ?, ?, ?, ?, {KEY_OF})"
+            f" topic, state, digest, aggregate_key) VALUES (?, ?, ?, ?, ?, ?)"
         )
-        self.insert_keys_statement = f"INSERT INTO {KEYS_TABLE} (originator_id) VALUES (?)"
+        self.keys = AggregateKeys()
         # The library's reads of one aggregate append their conditions to this.
         self.select_events_statement = (
             f"SELECT originator_id, originator_version, topic, state"
@@ -182,29 +188,36 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        with (
-            self.datastore.get_connection(commit=True) as connection,
-            ImmediateTransaction(connection, commit=True) as cursor,
-        ):
-            return self._insert_events(cursor, stored_events, **kwargs)
+        try:
+            with (
+                self.datastore.get_connection(commit=True) as connection,
+                ImmediateTransaction(connection, commit=True) as cursor,
+            ):
+                self._insert_events(cursor, stored_events, **kwargs)
+        except BaseException:
+            self.keys.discard()
+            raise
+        self.keys.commit()
+        return None
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         # Notification ids are the table's rowids, assigned in insertion order, which is
         # the chain's order; the transaction holds the write lock from its start.
-        # An aggregate's first event gives it its key, in the order the aggregates appear.
         if stored_events:
             digests = chain_digests(tail_digest(c, self), stored_events)
-            rows = [
-                (hex_id, s.originator_version, s.topic, s.state, digest, hex_id)
-                for s, digest in zip(stored_events, digests, strict=True)
-                for hex_id in (s.originator_id.hex if isinstance(s.originator_id, UUID)
-                               else s.originator_id,)
-            ]
-            c.executemany(self.insert_keys_statement,
-                          [(row[0],) for row in rows if row[1] == Aggregate.INITIAL_VERSION])
-            c.executemany(self.insert_events_statement, rows)
+            originators = [hex_of(s.originator_id) for s in stored_events]
+            versions = [s.originator_version for s in stored_events]
+            keys = self.keys.for_events(c, originators, versions)
+            c.executemany(
+                self.insert_events_statement,
+                [
+                    (o, v, s.topic, s.state, digest, keys[o])
+                    for o, v, s, digest in zip(originators, versions, stored_events, digests,
+                                               strict=True)
+                ],
+            )
             c.execute(self.head_statement(), (digests[-1],))
         journal = kwargs.get("journal")
         if journal is not None:
@@ -284,14 +297,15 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             for start in range(0, len(originator_ids), 500):
                 chunk = [i.hex for i in originator_ids[start : start + 500]]
                 c.execute(
-                    f"SELECT e.originator_id, e.originator_version, e.topic, e.state"
+                    f"SELECT e.originator_id, e.originator_version, e.topic, e.state, k.key"
                     f" FROM {KEYS_TABLE} k JOIN {self.events_table_name} e"
                     f" ON e.aggregate_key = k.key WHERE k.originator_id IN"
                     f" ({','.join('?' * len(chunk))}) ORDER BY e.aggregate_key,"
                     f" e.originator_version",
                     chunk,
                 )
-                found.extend(
-                    StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()
-                )
+                rows = c.fetchall()
+                events = [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in rows]
+                found.extend(events)
+                self.keys.remember({r[0]: r[4] for r in rows})
         return found

@@ -19,8 +19,16 @@ event of one version on the events' unique key: the library's IntegrityError eit
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
+from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+INITIAL_VERSION = Aggregate.INITIAL_VERSION
+# Keys kept in memory: more than the engine keeps aggregates (200,000 plus 50,000 finished).
+KEY_CACHE_SIZE = 1 << 18
 KEYS_TABLE = "aggregate_keys"
 KEYS_DDL = (f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (key INTEGER PRIMARY KEY,"
             " originator_id TEXT NOT NULL UNIQUE)")
@@ -100,3 +108,87 @@ def _drop_views(cursor: Any) -> list[str]:
     for name, _ in views:
         cursor.execute(f'DROP VIEW "{name}"')
     return [sql for _, sql in views]
+
+
+class AggregateKeys:
+    """The keys of the aggregates this process writes, kept least-recently-used beside the
+    engine's aggregate cache (which they outnumber by a quarter), so that storing an event
+    needs no look-up in `aggregate_keys`: only an aggregate not met since it was evicted is
+    looked up, in one query per batch. A key is remembered only once its transaction has
+    committed (`commit`); keys never change once given."""
+
+    def __init__(self, size: int = KEY_CACHE_SIZE) -> None:
+        self.size = size
+        self._known: OrderedDict[str, int] = OrderedDict()
+        self._staged: dict[str, int] = {}
+
+    def remember(self, found: dict[str, int]) -> None:
+        known = self._known
+        for originator, key in found.items():
+            known[originator] = key
+            known.move_to_end(originator)
+        while len(known) > self.size:
+            known.popitem(last=False)
+
+    def for_events(self, cursor: Any, originators: list[str], versions: list[int]
+                   ) -> dict[str, int]:
+        """The key of every event's aggregate (events given as their originator ids, as
+        the store keeps them, and versions), inside the write transaction: a new
+        aggregate's (one whose first event here has the initial version) given now, in the
+        order the aggregates first appear; the others remembered or looked up."""
+        keys: dict[str, int] = {}
+        new: list[str] = []
+        missing: list[str] = []
+        known = self._known
+        for originator, version in zip(originators, versions, strict=True):
+            if originator in keys:
+                continue
+            key = known.get(originator)
+            if key is not None:
+                keys[originator] = key
+                known.move_to_end(originator)
+            elif version == INITIAL_VERSION:
+                keys[originator] = 0  # given below, in this order
+                new.append(originator)
+            else:
+                keys[originator] = 0
+                missing.append(originator)
+        if missing:
+            found = dict(self.look_up(cursor, missing))
+            lost = [o for o in missing if o not in found]
+            if lost:
+                raise IntegrityError(
+                    f"event of aggregate {lost[0]} stored without its first event")
+            keys.update(found)
+            self._staged.update(found)
+        if new:
+            cursor.execute(f"SELECT MAX(key) FROM {KEYS_TABLE}")
+            first = (cursor.fetchone()[0] or 0) + 1
+            given = {originator: first + i for i, originator in enumerate(new)}
+            cursor.executemany(f"INSERT INTO {KEYS_TABLE} (key, originator_id) VALUES (?, ?)",
+                               [(key, o) for o, key in given.items()])
+            keys.update(given)
+            self._staged.update(given)
+        return keys
+
+    def look_up(self, cursor: Any, originators: list[str]) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        for start in range(0, len(originators), 500):
+            chunk = originators[start:start + 500]
+            cursor.execute(f"SELECT originator_id, key FROM {KEYS_TABLE} WHERE originator_id"
+                           f" IN ({','.join('?' * len(chunk))})", chunk)
+            found.extend((row[0], row[1]) for row in cursor.fetchall())
+        return found
+
+    def commit(self) -> None:
+        """The transaction that gave or looked up the staged keys committed."""
+        staged, self._staged = self._staged, {}
+        self.remember(staged)
+
+    def discard(self) -> None:
+        self._staged = {}
+
+
+def hex_of(originator: Any) -> str:
+    """An originator id as the store keeps it (32 hex digits)."""
+    return originator.hex if isinstance(originator, UUID) else str(originator)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -94,6 +95,41 @@ def test_a_second_creation_and_a_second_event_of_a_version_are_refused(tmp_path:
             "SELECT COUNT(*) FROM stored_events")[0][0]
     finally:
         ledger.close()
+
+
+def _copy(stored: StoredEvent, originator: UUID | None = None, version: int | None = None
+          ) -> StoredEvent:
+    return StoredEvent(originator or stored.originator_id,
+                       stored.originator_version if version is None else version,
+                       stored.topic, stored.state)
+
+
+def test_keys_are_remembered_only_once_their_transaction_commits(tmp_path: Path) -> None:
+    url = _store(tmp_path, LINES[:400])
+    ledger = bootstrap(Settings(store=url))
+    try:
+        recorder = ledger.opened.recorder
+        existing = recorder.select_notifications(1, 1)[0]
+        fresh = _copy(existing, uuid4(), 1)
+        with pytest.raises(IntegrityError):  # the existing aggregate's creation fails the batch
+            recorder.insert_events([fresh, _copy(existing)])
+        recorder.insert_events([fresh])
+        recorder.insert_events([_copy(existing, fresh.originator_id, 2)])
+        # In a new process nothing is remembered: the key is looked up, once.
+        other = bootstrap(Settings(store=url))
+        other.opened.recorder.insert_events([_copy(existing, fresh.originator_id, 3)])
+        with pytest.raises(IntegrityError, match="without its first event"):
+            other.opened.recorder.insert_events([_copy(existing, uuid4(), 2)])
+        other.close()
+    finally:
+        ledger.close()
+    path = tmp_path / "ledger.db"
+    rows = _rows(path, "SELECT e.originator_version, e.aggregate_key, k.key FROM stored_events e"
+                       " JOIN aggregate_keys k ON k.originator_id = e.originator_id"
+                       f" WHERE e.originator_id = '{fresh.originator_id.hex}'"
+                       " ORDER BY e.originator_version")
+    top = _rows(path, "SELECT MAX(key) FROM aggregate_keys")[0][0]
+    assert rows == [(1, top, top), (2, top, top), (3, top, top)]
 
 
 def test_an_older_store_is_rekeyed_once_with_positions_digests_and_verdicts_kept(
