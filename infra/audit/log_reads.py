@@ -87,12 +87,9 @@ def target(database: Any, recorder: Any, ref: DigestRef | None) -> tuple[int, by
 
 
 def _of_aggregate(recorder: Any) -> str:
-    """The condition that selects one aggregate's events by its originator id (one `?`),
-    by the store's index: its key's, where the events are kept by aggregate key."""
-    if recorder.walk_key == "originator_id":
-        return "originator_id = ?"
-    return (f"{recorder.walk_key} = (SELECT key FROM aggregate_keys WHERE originator_id = ?)"
-            " AND originator_id IS NOT NULL")
+    """The events of one aggregate by its originator id (one `?`), by the store's index;
+    rows whose id was removed by hand are none's."""
+    return f"{recorder.aggregate_condition} AND originator_id IS NOT NULL"
 
 
 def first_position(database: Any, recorder: Any, originator: UUID) -> int | None:

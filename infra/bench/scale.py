@@ -17,7 +17,7 @@ from typing import Any
 
 from smsledger.infra.bench.phase import Phase, child_phase
 from smsledger.infra.simulation.simulator import config_for_size, simulate_lines, write_jsonl
-from smsledger.infra.stores.sqlite_keys import KEYS_TABLE, events_ddl
+from smsledger.infra.stores.sqlite_keys import INITIAL_VERSION, KEYS_TABLE, events_ddl
 from smsledger.infra.stores.urls import masked
 
 SLICE = 200_000
@@ -65,7 +65,7 @@ def raw_insert(target: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     under their keys."""
     target.execute("BEGIN")
     target.executemany(f"INSERT INTO {KEYS_TABLE} (key, originator_id) VALUES (?, ?)",
-                       [(row[5], row[0]) for row in rows if row[1] == 1])
+                       [(row[5], row[0]) for row in rows if row[1] == INITIAL_VERSION])
     target.executemany(
         "INSERT INTO stored_events (originator_id, originator_version, topic, state, digest,"
         " aggregate_key) VALUES (?, ?, ?, ?, ?, ?)", rows)

@@ -56,7 +56,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     and the journal, in one transaction."""
 
     position_column = "notification_id"
-    walk_key = "originator_id"  # the column the log's walk in aggregate order sorts on
+    # The column the log's walk in aggregate order sorts on, with the version, and the
+    # condition that selects one aggregate's events by its originator id (one `?`).
+    walk_key = "originator_id"
+    aggregate_condition = "originator_id = ?"
     placeholder = "%s"
     blob_type = "BYTEA"
     chain_upgrade: ChainUpgrade | None = None

@@ -34,10 +34,11 @@ from smsledger.infra.stores.sqlite_keys import (
     KEY_OF,
     KEYS_TABLE,
     AggregateKeys,
+    declared_columns,
     events_ddl,
-    hex_of,
     key_existing_log,
 )
+from smsledger.projections.folding import originator_hex
 
 # Pages each connection may keep in memory (negative: KiB). SQLite's default of 2 MB makes
 # a log past ~100 MB read index pages of the stored events and the journal back from the OS
@@ -145,8 +146,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     position_column = "rowid"
     placeholder = "?"
     blob_type = "BLOB"
-    # The column the log's walk in aggregate order sorts on, with the version.
+    # The column the log's walk in aggregate order sorts on, with the version, and the
+    # condition that selects one aggregate's events by its originator id (one `?`).
     walk_key = "aggregate_key"
+    aggregate_condition = f"aggregate_key = {KEY_OF}"
     chain_upgrade: ChainUpgrade | None = None
     rekeyed: int | None = None  # events of an older store given keys when it was opened
 
@@ -160,7 +163,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         # The library's reads of one aggregate append their conditions to this.
         self.select_events_statement = (
             f"SELECT originator_id, originator_version, topic, state"
-            f" FROM {self.events_table_name} WHERE aggregate_key = {KEY_OF} "
+            f" FROM {self.events_table_name} WHERE {self.aggregate_condition} "
         )
 
     def construct_create_table_statements(self) -> list[str]:
@@ -181,8 +184,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 cursor.execute(statement)
             if layout != JOURNAL_LAYOUT:
                 cursor.execute(RECORD_LAYOUT)
-            cursor.execute(f"SELECT name FROM pragma_table_info('{self.events_table_name}')")
-            has_digest = "digest" in {row[0] for row in cursor.fetchall()}
+            has_digest = "digest" in declared_columns(cursor, self.events_table_name)
             self.chain_upgrade = ensure_chain(cursor, self, has_digest=has_digest)
 
     def insert_events(
@@ -207,7 +209,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         # the chain's order; the transaction holds the write lock from its start.
         if stored_events:
             digests = chain_digests(tail_digest(c, self), stored_events)
-            originators = [hex_of(s.originator_id) for s in stored_events]
+            originators = [originator_hex(s.originator_id) for s in stored_events]
             versions = [s.originator_version for s in stored_events]
             keys = self.keys.for_events(c, originators, versions)
             c.executemany(

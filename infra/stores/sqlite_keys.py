@@ -6,9 +6,9 @@ event at a random place: once that index outgrows the page cache, nearly every e
 batch dirties a page of its own, and the commit writes them all. A 3M-message log spent
 58% of its growth in per-message cost there. Keys are handed out in the order aggregates
 first appear, so an order's events (all written within minutes of each other) land at the
-index's end; only long-lived accounts still write into older pages. The id is looked up
-in `aggregate_keys` (one row per aggregate, a fifth of the events' rows, and it stays in
-the page cache far longer).
+index's end; only long-lived accounts still write into older pages. A writer remembers
+the keys it met (`AggregateKeys`); any other is looked up in `aggregate_keys` (one row per
+aggregate, a fifth of the events' rows).
 
     aggregate_keys (key INTEGER PRIMARY KEY, originator_id TEXT NOT NULL UNIQUE)
     stored_events (..., aggregate_key), UNIQUE (aggregate_key, originator_version)
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
@@ -55,9 +54,10 @@ def key_index(table: str) -> str:
             f" ON {table} (aggregate_key, originator_version)")
 
 
-def columns_of(cursor: Any, table: str) -> list[str]:
-    cursor.execute(f"SELECT name FROM pragma_table_info('{table}')")
-    return [row[0] for row in cursor.fetchall()]
+def declared_columns(cursor: Any, table: str) -> dict[str, str]:
+    """The table's columns and their declared types, in the table's order (none: no table)."""
+    cursor.execute(f"SELECT name, type FROM pragma_table_info('{table}')")
+    return {row[0]: row[1] for row in cursor.fetchall()}
 
 
 def key_existing_log(cursor: Any, table: str) -> int | None:
@@ -65,7 +65,7 @@ def key_existing_log(cursor: Any, table: str) -> int | None:
     the caller's write transaction: keys in the order the aggregates first appear, each
     event copied with its position (rowid), then the table swapped for the keyed one.
     Returns the number of events re-keyed, None if there was nothing to do."""
-    columns = columns_of(cursor, table)
+    columns = declared_columns(cursor, table)
     if not columns or "aggregate_key" in columns:
         return None
     cursor.execute(KEYS_DDL)
@@ -74,8 +74,7 @@ def key_existing_log(cursor: Any, table: str) -> int | None:
         " WHERE originator_id IS NOT NULL GROUP BY originator_id ORDER BY MIN(rowid)")
     kept = [c for c in columns if c != "digest"]
     digest = ["digest"] if "digest" in columns else []
-    declared = ", ".join(
-        f"{c} {t}" for c, t in zip(kept, _types(cursor, table, kept), strict=True))
+    declared = ", ".join(f"{c} {columns[c]}" for c in kept)
     keyed = f"{table}_keyed"
     cursor.execute(f"CREATE TABLE {keyed} ({declared}, {KEY_COLUMN}"
                    f"{', digest BLOB' if digest else ''})")
@@ -94,12 +93,6 @@ def key_existing_log(cursor: Any, table: str) -> int | None:
     for sql in views:
         cursor.execute(sql)
     return int(moved)
-
-
-def _types(cursor: Any, table: str, names: list[str]) -> list[str]:
-    cursor.execute(f"SELECT name, type FROM pragma_table_info('{table}')")
-    declared = {row[0]: row[1] for row in cursor.fetchall()}
-    return [declared[name] for name in names]
 
 
 def _drop_views(cursor: Any) -> list[str]:
@@ -188,7 +181,3 @@ class AggregateKeys:
     def discard(self) -> None:
         self._staged = {}
 
-
-def hex_of(originator: Any) -> str:
-    """An originator id as the store keeps it (32 hex digits)."""
-    return originator.hex if isinstance(originator, UUID) else str(originator)
