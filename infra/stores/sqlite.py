@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, OperationalError, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -30,6 +30,7 @@ from smsledger.infra.stores.chain import (
 from smsledger.infra.stores.journal_migration import RECORD_LAYOUT, migrate_sqlite
 from smsledger.infra.stores.journal_sql import SQLITE_TYPES, missing_digest_column, write_journal
 from smsledger.infra.stores.journal_tables import JOURNAL_LAYOUT, journal_ddl
+from smsledger.infra.stores.sqlite_checkpoint import BackgroundCheckpoint
 from smsledger.infra.stores.sqlite_keys import (
     KEY_OF,
     KEYS_TABLE,
@@ -127,7 +128,8 @@ class SQLiteLedgerPool(SQLiteConnectionPool):
 
 
 class SQLiteLedgerFactory(SQLiteFactory):
-    """The library's SQLite factory, whose datastore opens connections from that pool."""
+    """The library's SQLite factory, whose datastore opens connections from that pool; its
+    recorders' background checkpoints end before the datastore closes."""
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
@@ -137,6 +139,19 @@ class SQLiteLedgerFactory(SQLiteFactory):
             pool_size=old.pool_size, max_overflow=old.max_overflow,
             pool_timeout=old.pool_timeout, max_age=old.max_age, pre_ping=old.pre_ping,
         )
+        self.recorders: list[SQLiteLedgerRecorder] = []
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        if isinstance(recorder, SQLiteLedgerRecorder):
+            self.recorders.append(recorder)
+        return recorder
+
+    def close(self) -> None:
+        for recorder in self.recorders:
+            if recorder.checkpoint is not None:
+                recorder.checkpoint.close()
+        super().close()
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
@@ -160,6 +175,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             f" topic, state, digest, aggregate_key) VALUES (?, ?, ?, ?, ?, ?)"
         )
         self.keys = AggregateKeys()
+        pool = datastore.pool
+        # The writer's checkpoints, off its thread (none for an in-memory database).
+        self.checkpoint = (None if pool.is_sqlite_memory_mode
+                           else BackgroundCheckpoint(pool.db_name))
         # The library's reads of one aggregate append their conditions to this.
         self.select_events_statement = (
             f"SELECT originator_id, originator_version, topic, state"
@@ -190,6 +209,8 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        if self.checkpoint is not None:
+            self.checkpoint.wait()  # the log starts again from its beginning
         try:
             with (
                 self.datastore.get_connection(commit=True) as connection,
@@ -200,6 +221,8 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             self.keys.discard()
             raise
         self.keys.commit()
+        if self.checkpoint is not None:
+            self.checkpoint.committed()
         return None
 
     def _insert_events(

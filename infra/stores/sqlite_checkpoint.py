@@ -1,0 +1,70 @@
+"""Copying SQLite's write-ahead log back into the database file on a thread of its own.
+
+A commit that takes the log past `wal_autocheckpoint` pages copies the log into the
+database file and syncs it before it returns; the writer waits. Late in a large ingest
+most of what a batch dirties is scattered index pages (the aggregates' keys by id, the
+accounts' events), and those copies took 1.0-1.4 s of every 200,000 messages at 2.4M
+messages against 0.3 s at the start, all of it on the writer's path.
+
+`BackgroundCheckpoint` runs a PASSIVE checkpoint on a connection of its own after every
+`every` commits of the writer, while the writer goes on with its next batch in Python
+(SQLite releases the GIL while it copies). Before the writer begins its next write
+transaction it waits for that checkpoint to end (`wait`): the log is then fully copied,
+so that transaction starts the log again from its beginning and the log stays as short as
+before. The writer's automatic checkpoint is left on: it still bounds the log if a
+background checkpoint could not copy everything (a reader in another process holding an
+older snapshot) or failed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+# Commits between two background checkpoints: at 8,000 messages a batch, 4 commits write
+# 8,000-25,000 log pages, about what the automatic checkpoint (20,000 pages) let gather.
+EVERY_COMMITS = 4
+
+
+class BackgroundCheckpoint:
+    """Checkpoints of the database file at `path`, off the writer's thread."""
+
+    def __init__(self, path: str, every: int = EVERY_COMMITS) -> None:
+        self.path = path
+        self.every = every
+        self.done = 0  # checkpoints that ran to the end
+        self.error: str | None = None  # the first failure: no checkpoint is started after it
+        self._commits = 0
+        self._running: threading.Thread | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    def wait(self) -> None:
+        """The checkpoint in hand, if any, has ended (call before a write transaction)."""
+        running, self._running = self._running, None
+        if running is not None:
+            running.join()
+
+    def committed(self) -> None:
+        """The writer committed a transaction: every `every` commits, a checkpoint starts."""
+        self._commits += 1
+        if self._commits % self.every or self.error is not None or self._running is not None:
+            return
+        self._running = threading.Thread(target=self._checkpoint, name="sqlite-checkpoint",
+                                         daemon=True)
+        self._running.start()
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._connection is None:
+                self._connection = sqlite3.connect(self.path, isolation_level=None,
+                                                   check_same_thread=False)
+            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.done += 1
+        except sqlite3.Error as error:
+            self.error = f"{type(error).__name__}: {error}"
+
+    def close(self) -> None:
+        self.wait()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
