@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from eventsourcing.sqlite import SQLiteDatastore
 
-from smsledger.infra.stores.sqlite import plain_rows, write_transaction
+from smsledger.infra.stores.sqlite_connections import plain_rows, write_transaction
 
 
 class SQLiteDatabase:

@@ -21,7 +21,7 @@ from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.cli.main import one_line
 from smsledger.infra.settings import Settings
 from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines, write_jsonl
-from smsledger.infra.stores.sqlite import SQLiteLedgerPool
+from smsledger.infra.stores.sqlite_connections import SQLiteLedgerPool
 from smsledger.projections.queries import run_query
 
 CLI = [sys.executable, "-m", "smsledger.infra.cli"]

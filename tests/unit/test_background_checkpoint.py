@@ -1,4 +1,4 @@
-"""The SQLite writer's checkpoints run on a thread of their own after every few commits, and
+"""The SQLite writer's checkpoints run on a thread of their own after every so many events, and
 the write-ahead log starts again from its beginning at the next commit: with the automatic
 checkpoint turned off, the log file stays a few batches long, where without the background
 checkpoints it holds every batch; the store reads the same either way. A checkpoint that
@@ -15,19 +15,22 @@ from smsledger.consumers.ingest import ingest_lines
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.settings import Settings
 from smsledger.infra.simulation.simulator import SimulationConfig, simulate_lines
-from smsledger.infra.stores import sqlite as sqlite_store
+from smsledger.infra.stores import sqlite_connections
 from smsledger.infra.stores.sqlite_checkpoint import BackgroundCheckpoint
 
 LINES = list(simulate_lines(SimulationConfig(accounts=60, days=1.0, seed=5)))
 BATCH = 50
+EVERY = 60  # events: about two batches of BATCH messages
 
 
 def _ingest(path: Path, *, background: bool) -> tuple[int, int, int]:
-    """(log file bytes, background checkpoints done, events stored) after ingesting LINES."""
+    """(log file bytes, background checkpoints done, events stored) after ingesting LINES,
+    a checkpoint due every EVERY events."""
     ledger = bootstrap(Settings(store=f"sqlite:///{path}"))
     recorder = ledger.opened.recorder
     checkpoint = recorder.checkpoint
     assert isinstance(checkpoint, BackgroundCheckpoint)
+    checkpoint.every = EVERY
     if not background:
         recorder.checkpoint = None
     try:
@@ -42,13 +45,13 @@ def _ingest(path: Path, *, background: bool) -> tuple[int, int, int]:
 
 def test_background_checkpoints_keep_the_log_short(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_store, "WAL_AUTOCHECKPOINT_PAGES", 0)  # 0: none automatic
-    commits = len(LINES) // BATCH
-    assert commits >= 20
+    monkeypatch.setattr(sqlite_connections, "WAL_AUTOCHECKPOINT_PAGES", 0)  # 0: none automatic
     short, done, events = _ingest(tmp_path / "background.db", background=True)
     long, none_done, same_events = _ingest(tmp_path / "writer-only.db", background=False)
-    assert events == same_events > 0
-    assert done >= commits // 4 - 1  # one every four commits
+    assert events == same_events > 20 * EVERY
+    # One each time EVERY events or more were committed since the last (a batch holds up to
+    # twice EVERY events), never more often.
+    assert events // (3 * EVERY) <= done <= events // EVERY
     assert none_done == 0
     assert short * 3 < long  # the log restarted after each checkpoint; without, it holds all
 
@@ -66,11 +69,14 @@ def test_the_file_holds_every_event_once_the_store_is_closed(tmp_path: Path) -> 
 
 
 def test_a_failed_checkpoint_is_reported_and_not_tried_again(tmp_path: Path) -> None:
-    checkpoint = BackgroundCheckpoint(str(tmp_path / "missing" / "ledger.db"), every=1)
-    checkpoint.committed()
+    checkpoint = BackgroundCheckpoint(str(tmp_path / "missing" / "ledger.db"), every=10)
+    checkpoint.committed(4)
+    assert checkpoint._running is None  # fewer than `every` events: none due yet
+    checkpoint.committed(6)
     checkpoint.wait()
-    assert checkpoint.error is not None and "OperationalError" in checkpoint.error
+    assert checkpoint.error is not None
+    assert "OperationalError" in checkpoint.error
     assert checkpoint.done == 0
-    checkpoint.committed()
+    checkpoint.committed(10)
     assert checkpoint._running is None  # no thread started after the failure
     checkpoint.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from smsledger.infra.bootstrap import bootstrap
 from smsledger.infra.settings import Settings
-from smsledger.infra.stores.sqlite import (
+from smsledger.infra.stores.sqlite_connections import (
     CACHE_KIB,
     WAL_AUTOCHECKPOINT_PAGES,
     bind_nulls_and_blobs_directly,
