@@ -8,11 +8,10 @@ messages against 0.3 s at the start, all of it on the writer's path.
 
 `BackgroundCheckpoint` runs a PASSIVE checkpoint on a connection of its own once the writer
 has committed `every` events since the last one, while the writer goes on with its next
-batch in Python
-(SQLite releases the GIL while it copies). Before the writer begins its next write
-transaction it waits for that checkpoint to end (`wait`): the log is then fully copied,
-so that transaction starts the log again from its beginning and the log stays as short as
-before. The writer's automatic checkpoint is left on: it still bounds the log if a
+batch in Python (SQLite releases the GIL while it copies). Before the writer begins its
+next write transaction it waits for that checkpoint to end (`wait`): the log is then fully
+copied, so that transaction starts the log again from its beginning and the log stays as
+short as before. The writer's automatic checkpoint is left on: it still bounds the log if a
 background checkpoint could not copy everything (a reader in another process holding an
 older snapshot) or failed. A writer of small batches (a consumer at low traffic) rarely
 reaches `every` events: its log is checkpointed by the commit that fills it, as before.
@@ -61,7 +60,8 @@ class BackgroundCheckpoint:
     def _checkpoint(self) -> None:
         try:
             if self._connection is None:
-                self._connection = sqlite3.connect(self.path, isolation_level=None,
+                # The name as the pool's connections take it: a path or a `file:` URI.
+                self._connection = sqlite3.connect(self.path, uri=True, isolation_level=None,
                                                    check_same_thread=False)
             self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             self.done += 1
