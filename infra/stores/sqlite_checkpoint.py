@@ -19,8 +19,11 @@ reaches `every` events: its log is checkpointed by the commit that fills it, as 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+
+log = logging.getLogger(__name__)
 
 # Events committed between two background checkpoints: about four batches of the file
 # ingest (8,000 messages, ~12,000 events), whose 8,000-25,000 log pages are about what the
@@ -67,6 +70,8 @@ class BackgroundCheckpoint:
             self.done += 1
         except sqlite3.Error as error:
             self.error = f"{type(error).__name__}: {error}"
+            log.warning("background checkpoint of %s failed (%s); the writer's own"
+                        " checkpoints bound the log from now on", self.path, self.error)
 
     def close(self) -> None:
         self.wait()

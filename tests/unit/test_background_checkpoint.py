@@ -68,7 +68,10 @@ def test_the_file_holds_every_event_once_the_store_is_closed(tmp_path: Path) -> 
         connection.close()
 
 
-def test_a_failed_checkpoint_is_reported_and_not_tried_again(tmp_path: Path) -> None:
+def test_a_failed_checkpoint_is_reported_and_not_tried_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="smsledger.infra.stores.sqlite_checkpoint")
     checkpoint = BackgroundCheckpoint(str(tmp_path / "missing" / "ledger.db"), every=10)
     checkpoint.committed(4)
     assert checkpoint._running is None  # fewer than `every` events: none due yet
@@ -77,6 +80,10 @@ def test_a_failed_checkpoint_is_reported_and_not_tried_again(tmp_path: Path) -> 
     assert checkpoint.error is not None
     assert "OperationalError" in checkpoint.error
     assert checkpoint.done == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "background checkpoint of" in warnings[0]
+    assert "OperationalError" in warnings[0]
     checkpoint.committed(10)
     assert checkpoint._running is None  # no thread started after the failure
     checkpoint.close()
